@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Modules point inward: the CLI depends on the model, the model on IO and the tensor engine,
+// the engine on BLAS alone. C libraries stay in tiny system-library shims.
+let package = Package(
+    name: "Foveal",
+    products: [
+        .executable(name: "foveal", targets: ["foveal"]),
+        .library(name: "FovealModel", targets: ["FovealModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+
+        .target(name: "FovealTensor", dependencies: ["CBLAS"]),
+        .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG"]),
+        .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO"]),
+        .executableTarget(name: "foveal", dependencies: [
+            "FovealModel", "FovealIO", "FovealTensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "FovealTensorTests", dependencies: ["FovealTensor"]),
+        .testTarget(name: "FovealIOTests", dependencies: ["FovealIO"]),
+        .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO"]),
+        .testTarget(name: "FovealCLITests", dependencies: ["FovealIO", "FovealModel"]),
+    ]
+)

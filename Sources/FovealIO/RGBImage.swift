@@ -1,0 +1,133 @@
+import CPNG
+import CTurboJPEG
+import Foundation
+
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B: what a camera frame or a
+/// decoded PNG/JPEG file becomes before the model normalises it.
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// width * height * 3 bytes.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "\(pixels.count) bytes for \(width)x\(height) RGB")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    public init(width: Int, height: Int) {
+        self.init(width: width, height: height, pixels: [UInt8](repeating: 0, count: width * height * 3))
+    }
+}
+
+extension RGBImage {
+    /// Reads a PNG or JPEG file (told apart by its first bytes, not its name); grey and RGBA
+    /// images are converted to RGB.
+    public init(contentsOf path: String) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw FileFormatError(path, "cannot read: \((error as NSError).localizedDescription)")
+        }
+        try self.init(encoded: data, path: path)
+    }
+
+    /// Decodes PNG or JPEG bytes; `path` only names the source in errors.
+    public init(encoded data: Data, path: String) throws {
+        let magic = [UInt8](data.prefix(8))
+        if magic.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+            self = try Self.decodePNG(data, path: path)
+        } else if magic.starts(with: [0xff, 0xd8]) {
+            self = try Self.decodeJPEG(data, path: path)
+        } else {
+            throw FileFormatError(path, data.isEmpty ? "empty file, not an image" : "not a PNG or JPEG image")
+        }
+    }
+
+    private static func decodePNG(_ data: Data, path: String) throws -> RGBImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        let ok = data.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) != 0
+        }
+        guard ok else { throw FileFormatError(path, "corrupt PNG: \(message(of: image))") }
+        image.format = UInt32(PNG_FORMAT_RGB)
+        let (width, height) = (Int(image.width), Int(image.height))
+        guard width > 0, height > 0, width * height <= 1 << 28 else {
+            throw FileFormatError(path, "PNG of \(width)x\(height) pixels is not a usable image")
+        }
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        let finished = pixels.withUnsafeMutableBytes { out in
+            png_image_finish_read(&image, nil, out.baseAddress, 0, nil) != 0
+        }
+        guard finished else { throw FileFormatError(path, "corrupt PNG: \(message(of: image))") }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    private static func message(of image: png_image) -> String {
+        withUnsafeBytes(of: image.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    private static func decodeJPEG(_ data: Data, path: String) throws -> RGBImage {
+        guard let handle = tjInitDecompress() else { throw FileFormatError(path, "cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        return try data.withUnsafeBytes { raw -> RGBImage in
+            let source = raw.bindMemory(to: UInt8.self)
+            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+            guard tjDecompressHeader3(handle, source.baseAddress, UInt(raw.count), &width, &height,
+                                      &subsampling, &colorspace) == 0 else {
+                throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+            }
+            guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
+                throw FileFormatError(path, "JPEG of \(width)x\(height) pixels is not a usable image")
+            }
+            var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
+            // Stop on warnings too: a truncated JPEG otherwise "decodes" with grey rows at the bottom.
+            let status = pixels.withUnsafeMutableBufferPointer { out in
+                tjDecompress2(handle, source.baseAddress, UInt(raw.count), out.baseAddress, width, 0, height,
+                              Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
+            }
+            guard status == 0 else {
+                throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+            }
+            return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+        }
+    }
+
+    /// Writes the image as an 8-bit RGB PNG.
+    public func writePNG(to path: String) throws {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = UInt32(PNG_FORMAT_RGB)
+        let ok = pixels.withUnsafeBytes { raw in
+            png_image_write_to_file(&image, path, 0, raw.baseAddress, 0, nil) != 0
+        }
+        png_image_free(&image)
+        guard ok else { throw FileFormatError(path, "cannot write PNG: \(Self.message(of: image))") }
+    }
+
+    /// Encodes the image as a JPEG of the given quality (1-100).
+    public func jpegData(quality: Int) throws -> Data {
+        guard let handle = tjInitCompress() else { throw FileFormatError("<memory>", "cannot start the JPEG encoder") }
+        defer { tjDestroy(handle) }
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        var size: UInt = 0
+        let status = pixels.withUnsafeBufferPointer { src in
+            tjCompress2(handle, src.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue),
+                        &buffer, &size, Int32(TJSAMP_420.rawValue), Int32(quality), 0)
+        }
+        defer { if buffer != nil { tjFree(buffer) } }
+        guard status == 0, let buffer else {
+            throw FileFormatError("<memory>", "JPEG encoding failed: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        return Data(bytes: buffer, count: Int(size))
+    }
+}

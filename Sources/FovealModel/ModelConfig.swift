@@ -1,0 +1,105 @@
+import Foundation
+
+/// The shape of a `GazeNet`: what a weight file's `__metadata__["config"]` JSON holds, with the
+/// field names of the PyTorch reference (`task_size`, `saliency_size`, ...).
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Side of the square image the task network (AlexNet) sees, in pixels.
+    public var taskSize: Int
+    /// Side of the low-resolution copy the saliency network sees, in pixels.
+    public var saliencySize: Int
+    /// ResNet-18 prefix depth: 6, 10 or 14 layers (through layer1, layer2 or layer3).
+    public var depth: Int
+    /// The saliency ResNet's base width (64 in ResNet-18).
+    public var saliencyWidth: Int
+    /// AlexNet's five convolution widths (64, 192, 384, 256, 256 in torchvision's AlexNet).
+    public var alexWidths: [Int]
+    /// AlexNet's hidden linear width (4096 in torchvision's AlexNet).
+    public var hidden: Int
+    /// Gaze outputs span (-rangeCm, rangeCm) in camera space.
+    public var rangeCm: Double
+    /// With the saliency sampler (AN+SS) or the plain-AlexNet baseline (area downsampling).
+    public var sampler: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case taskSize = "task_size", saliencySize = "saliency_size", depth
+        case saliencyWidth = "saliency_width", alexWidths = "alex_widths", hidden
+        case rangeCm = "range_cm", sampler
+    }
+
+    public init(taskSize: Int, saliencySize: Int, depth: Int, saliencyWidth: Int, alexWidths: [Int],
+                hidden: Int, rangeCm: Double = 30, sampler: Bool = true) {
+        self.taskSize = taskSize
+        self.saliencySize = saliencySize
+        self.depth = depth
+        self.saliencyWidth = saliencyWidth
+        self.alexWidths = alexWidths
+        self.hidden = hidden
+        self.rangeCm = rangeCm
+        self.sampler = sampler
+    }
+
+    /// The paper's model: 227x227 task and saliency inputs, ResNet-18 prefix of depth 10,
+    /// torchvision AlexNet widths (57.7 M parameters, 3.53 GFLOP per frame).
+    public static let paper = ModelConfig(taskSize: 227, saliencySize: 227, depth: 10, saliencyWidth: 64,
+                                          alexWidths: [64, 192, 384, 256, 256], hidden: 4096)
+
+    /// Checks that the numbers describe a network that can run; names the first bad field.
+    public func validate() throws {
+        func bad(_ problem: String) -> ModelError { .badConfig(problem) }
+        guard [6, 10, 14].contains(depth) else { throw bad("depth \(depth) is not 6, 10 or 14") }
+        guard alexWidths.count == 5, alexWidths.allSatisfy({ $0 > 0 }) else {
+            throw bad("alex_widths must be 5 positive widths, not \(alexWidths)")
+        }
+        guard saliencyWidth > 0, hidden > 0 else { throw bad("saliency_width and hidden must be positive") }
+        guard rangeCm > 0, rangeCm.isFinite else { throw bad("range_cm must be positive") }
+        // AlexNet's three 3x3/2 pools need at least a 63-pixel input.
+        guard taskSize >= 63, taskSize <= 4096 else { throw bad("task_size \(taskSize) is outside 63...4096") }
+        guard saliencySize >= 16, saliencySize <= 4096 else {
+            throw bad("saliency_size \(saliencySize) is outside 16...4096")
+        }
+    }
+
+    /// Decodes and validates the JSON a weight file carries.
+    public static func decode(json: String) throws -> ModelConfig {
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        } catch {
+            throw ModelError.badConfig("config JSON does not decode: \(Self.describe(error))")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// The JSON written into a weight file's metadata (field order fixed).
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.dataCorrupted: "not valid JSON"
+        default: "\(error)"
+        }
+    }
+}
+
+/// What goes wrong building or loading a model: one-line messages naming the file or field.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case badConfig(String)
+    case weightMismatch(path: String, problem: String)
+    case badInput(String)
+
+    public var description: String {
+        switch self {
+        case .badConfig(let problem): "bad model configuration: \(problem)"
+        case .weightMismatch(let path, let problem): "\(path): \(problem)"
+        case .badInput(let problem): problem
+        }
+    }
+}

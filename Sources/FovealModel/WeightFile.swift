@@ -1,0 +1,87 @@
+import FovealIO
+import FovealTensor
+
+/// A `GazeNet` from a `.safetensors` weight file, or from PyTorch's default random initialisation.
+extension GazeNet {
+    /// Loads the model a weight file describes: its configuration from `__metadata__["config"]`,
+    /// its parameters by `state_dict` name. Refuses the file at the first name whose presence or
+    /// shape does not fit the configuration, and names it.
+    public init(weightsAt path: String) throws {
+        let file = try SafeTensorsFile(path: path)
+        guard let json = file.metadata["config"] else {
+            throw ModelError.weightMismatch(path: path, problem: "no model configuration (__metadata__[\"config\"])")
+        }
+        let config: ModelConfig
+        do {
+            config = try ModelConfig.decode(json: json)
+        } catch {
+            throw ModelError.weightMismatch(path: path, problem: "\(error)")
+        }
+        var used = Set<String>()
+        try self.init(config: config, parameters: ParameterReader { name, shape, _ in
+            guard let entry = file.entries[name] else {
+                throw ModelError.weightMismatch(path: path, problem: "missing tensor '\(name)' of shape \(shape)")
+            }
+            guard entry.shape == shape else {
+                throw ModelError.weightMismatch(path: path, problem: "tensor '\(name)' has shape \(entry.shape), the configuration needs \(shape)")
+            }
+            used.insert(name)
+            return try file.tensor(name)
+        })
+        // Extra floating-point tensors mean the file is for another model; integer ones are
+        // BatchNorm's num_batches_tracked counters, which inference does not need.
+        if let extra = file.names.first(where: { !used.contains($0) && file.entries[$0]!.dtype.isFloatingPoint }) {
+            throw ModelError.weightMismatch(path: path, problem: "tensor '\(extra)' has no place in the configured model")
+        }
+    }
+
+    /// A model with PyTorch's default initialisation (uniform +-1/sqrt(fan-in) weights and biases,
+    /// unit BatchNorm), from a seeded generator.
+    public init(config: ModelConfig, seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        try self.init(config: config, parameters: ParameterReader { _, shape, role in
+            var t = Tensor(zeros: shape)
+            t.withUnsafeMutableBufferPointer { p in
+                switch role {
+                case .weight(let fanIn), .bias(let fanIn):
+                    let bound = 1 / Float(fanIn).squareRoot()
+                    for i in 0..<p.count { p[i] = rng.uniform(-bound, bound) }
+                case .normScale, .runningVar: p.update(repeating: 1)
+                case .normShift, .runningMean: break
+                }
+            }
+            return t
+        })
+    }
+
+    /// Every parameter and buffer by `state_dict` name, in the order the model declares them.
+    public static func parameterShapes(_ config: ModelConfig) throws -> [(name: String, shape: [Int])] {
+        var list: [(String, [Int])] = []
+        _ = try GazeNet(config: config, parameters: ParameterReader { name, shape, _ in
+            list.append((name, shape))
+            return Tensor(zeros: shape.map { _ in 0 })
+        })
+        return list
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64), so that initialisations and renders are
+/// reproducible across runs and platforms.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi).
+    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
+        lo + (hi - lo) * Float(next() >> 40) * 0x1p-24
+    }
+}

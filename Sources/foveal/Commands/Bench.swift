@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import FovealIO
+import FovealModel
+import FovealTensor
+
+extension Foveal {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure inference latency, throughput and memory on a random frame.",
+            discussion: """
+                Runs the real path from an RGB frame to a gaze point: normalisation, saliency network, \
+                sampler, AlexNet. Reports batch-1 latency percentiles with the time split between the \
+                stages, batch-N throughput and the process's peak resident memory.
+                """)
+
+        @Option(help: "Model weights to benchmark.")
+        var weights: String?
+
+        @Option(help: "Model configuration instead of weights: 'paper' or a JSON file (random weights).")
+        var config: String?
+
+        @Option(help: "Frame size WIDTHxHEIGHT.")
+        var size = "640x480"
+
+        @Option(help: "Batch size for the throughput run.")
+        var batch = 8
+
+        @Option(help: "Timed batch-1 runs (after warm-up).")
+        var iterations = 30
+
+        @Option(help: "BLAS and worker threads (default: one per core).")
+        var threads: Int?
+
+        @Flag(help: "Print the report as one JSON object.")
+        var json = false
+
+        func validate() throws {
+            if (weights == nil) == (config == nil) { throw ValidationError("give exactly one of --weights and --config") }
+            if parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+            if batch < 1 || iterations < 1 { throw ValidationError("--batch and --iterations must be positive") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                BLAS.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                let model = try loadModel()
+                let (width, height) = parseSize(size)!
+                var rng = SplitMix64(seed: 7)
+                let frame = RGBImage(width: width, height: height,
+                                     pixels: (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+
+                var stages = StageClock()
+                for _ in 0..<3 { _ = stages.run(model, frame) }  // warm-up: caches, page-ins, BLAS buffers
+                stages = StageClock()
+                var latencies: [Double] = []
+                for _ in 0..<iterations {
+                    let start = now()
+                    _ = stages.run(model, frame)
+                    latencies.append(now() - start)
+                }
+                let frames = [RGBImage](repeating: frame, count: batch)
+                _ = model(try ImageNormalization.tensor(frames))
+                let rounds = max(2, iterations / batch)
+                let batchStart = now()
+                for _ in 0..<rounds { _ = model(try ImageNormalization.tensor(frames)) }
+                let throughput = Double(rounds * batch) / (now() - batchStart)
+
+                latencies.sort()
+                let p = { (q: Double) in latencies[min(latencies.count - 1, Int((q * Double(latencies.count)).rounded(.up)) - 1)] * 1000 }
+                let split = stages.meanMs(iterations)
+                let report: [String: Any] = [
+                    "config": config ?? weights!, "model": try jsonObject(model.config.json),
+                    "size": size, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                    "iterations": iterations, "batch": batch,
+                    "latency_ms": ["p50": p(0.5), "p90": p(0.9), "p99": p(0.99)],
+                    "throughput_fps": throughput, "peak_rss_mb": peakResidentMB(),
+                    "stages_ms": split,
+                ]
+                if json {
+                    emit(jsonLine(report))
+                } else {
+                    emit("model      \(config ?? weights!)  \(model.config.json)")
+                    emit("frame      \(size), \(report["threads"]!) threads")
+                    emit(String(format: "latency    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (batch 1, %d runs)",
+                                p(0.5), p(0.9), p(0.99), iterations))
+                    emit(String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
+                                split["normalise"]!, split["saliency"]!, split["sampler"]!, split["task"]!))
+                    emit(String(format: "throughput %.1f frames/s (batch %d)", throughput, batch))
+                    emit(String(format: "peak RSS   %.0f MB", peakResidentMB()))
+                }
+            }
+        }
+
+        private func loadModel() throws -> GazeNet {
+            if let weights { return try GazeNet(weightsAt: weights) }
+            if config == "paper" { return try GazeNet(config: .paper, seed: 1) }
+            let path = config!
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CommandFailure("\(path): cannot read (expected 'paper' or a JSON configuration file)")
+            }
+            do {
+                return try GazeNet(config: ModelConfig.decode(json: String(decoding: data, as: UTF8.self)), seed: 1)
+            } catch {
+                throw CommandFailure("\(path): \(error)")
+            }
+        }
+    }
+}
+
+/// Accumulated time per inference stage, measured on the same calls `GazeNet` makes.
+struct StageClock {
+    var seconds: [String: Double] = ["normalise": 0, "saliency": 0, "sampler": 0, "task": 0]
+
+    mutating func run(_ model: GazeNet, _ frame: RGBImage) -> Tensor {
+        var t = now()
+        func lap(_ stage: String) {
+            let t1 = now()
+            seconds[stage]! += t1 - t
+            t = t1
+        }
+        let image = try! ImageNormalization.tensor([frame])  // one frame: cannot fail
+        lap("normalise")
+        let j: Tensor
+        if model.config.sampler {
+            let s = model.saliencyMap(image)
+            lap("saliency")
+            j = model.resample(image, saliency: s).resampled
+        } else {
+            j = model.uniformDownsample(image)
+        }
+        lap("sampler")
+        let gaze = model.head(j)
+        lap("task")
+        return gaze
+    }
+
+    func meanMs(_ runs: Int) -> [String: Double] { seconds.mapValues { $0 * 1000 / Double(runs) } }
+}
+
+/// Seconds on a monotonic clock.
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// The process's peak resident set size so far, in MB.
+func peakResidentMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// "640x480" -> (640, 480).
+func parseSize(_ text: String) -> (width: Int, height: Int)? {
+    let parts = text.split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 <= 8192 }) else { return nil }
+    return (parts[0], parts[1])
+}
+
+func jsonObject(_ text: String) throws -> Any {
+    try JSONSerialization.jsonObject(with: Data(text.utf8))
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import FovealIO
+import FovealModel
+import FovealTensor
+
+extension Foveal {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Predict the gaze point (camera-space cm) for each image.")
+
+        @Option(help: "Model weights (.safetensors with the configuration in its metadata).")
+        var weights: String
+
+        @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}.")
+        var json = false
+
+        @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image and gaze.")
+        var dump: String?
+
+        @Argument(help: "PNG or JPEG images.")
+        var images: [String]
+
+        func validate() throws {
+            if images.isEmpty { throw ValidationError("name at least one image") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                BLAS.configure()
+                let model = try GazeNet(weightsAt: weights)
+                if let dump { try createDirectory(dump) }
+                var failures = 0
+                for path in images {
+                    do {
+                        let frame = try ImageNormalization.tensor([RGBImage(contentsOf: path)])
+                        let output = model(frame)
+                        let (x, y) = (output.gazeCm[flat: 0], output.gazeCm[flat: 1])
+                        if json {
+                            emit(jsonLine(["image": path, "gaze_cm": [Double(x), Double(y)]]))
+                        } else {
+                            emit("\(path): x \(String(format: "%.2f", x)) cm, y \(String(format: "%.2f", y)) cm")
+                        }
+                        if let dump { try write(output, for: path, into: dump) }
+                    } catch {
+                        printError("foveal: \(error)")
+                        failures += 1
+                    }
+                }
+                if failures > 0 { throw ExitCode.failure }
+            }
+        }
+
+        private func write(_ output: GazeNet.Output, for image: String, into directory: String) throws {
+            let stem = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
+            var tensors: [(name: String, tensor: Tensor)] = []
+            if let s = output.saliency { tensors.append(("saliency", s)) }
+            if let g = output.grid { tensors.append(("grid", g)) }
+            tensors.append(("resampled", output.resampled))
+            tensors.append(("gaze_cm", output.gazeCm))
+            try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: "\(directory)/\(stem).safetensors")
+        }
+    }
+}
+
+/// Creates a directory (and its parents) or explains why it cannot.
+func createDirectory(_ path: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw CommandFailure("\(path): cannot create directory: \(error.localizedDescription)")
+    }
+}
+
+/// One compact JSON object, keys sorted, on one line.
+func jsonLine(_ object: [String: Any]) -> String {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// The `foveal` command: gaze tracking with a saliency-sampler gaze regressor.
+@main
+struct Foveal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "foveal",
+        abstract: "Gaze tracking on Linux: Learning to Zoom's saliency sampler + AlexNet, in Swift.",
+        subcommands: [Predict.self, Bench.self]
+    )
+}
+
+/// Prints one line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Writes one line to standard output and flushes at once, so that pipes see it immediately.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// A run-time failure the user must see: printed as one line, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning any error into a one-line message on stderr and exit status 1
+    /// (argument errors keep argument-parser's usage output).
+    func reportingErrors(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as ValidationError {
+            throw error
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("foveal: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
