@@ -25,9 +25,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "FovealTensorTests", dependencies: ["FovealTensor"]),
-        .testTarget(name: "FovealIOTests", dependencies: ["FovealIO"]),
-        .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO"]),
-        .testTarget(name: "FovealCLITests", dependencies: ["FovealIO", "FovealModel"]),
+        .target(name: "FovealTestSupport", dependencies: ["FovealIO", "FovealTensor"], path: "Tests/FovealTestSupport"),
+        .testTarget(name: "FovealTensorTests", dependencies: ["FovealTensor", "FovealIO", "FovealTestSupport"]),
+        .testTarget(name: "FovealIOTests", dependencies: ["FovealIO", "FovealTestSupport"]),
+        .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO", "FovealTestSupport"]),
+        .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
     ]
 )

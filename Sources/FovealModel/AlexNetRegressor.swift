@@ -20,10 +20,9 @@ public struct AlexNetRegressor: Sendable {
 
     /// The convolutional features, pooled to 6x6: (N, 3, T, T) -> (N, C5, 6, 6).
     public func features(_ x: Tensor) -> Tensor {
-        let relu = Elementwise.relu
-        var h = MaxPool2D.forward(relu(conv[0](x)), kernel: 3, stride: 2)
-        h = MaxPool2D.forward(relu(conv[1](h)), kernel: 3, stride: 2)
-        h = relu(conv[4](relu(conv[3](relu(conv[2](h))))))
+        var h = MaxPool2D.forward(conv[0](x, relu: true), kernel: 3, stride: 2)
+        h = MaxPool2D.forward(conv[1](h, relu: true), kernel: 3, stride: 2)
+        h = conv[4](conv[3](conv[2](h, relu: true), relu: true), relu: true)
         h = MaxPool2D.forward(h, kernel: 3, stride: 2)
         return AdaptiveAvgPool2D.forward(h, outputHeight: 6, outputWidth: 6)
     }
@@ -33,7 +32,7 @@ public struct AlexNetRegressor: Sendable {
     public func embedding(_ x: Tensor) -> Tensor {
         let h = features(x)
         let flat = h.reshaped([h.shape[0], h.count / h.shape[0]])
-        return Elementwise.relu(linear[1](Elementwise.relu(linear[0](flat))))
+        return linear[1](linear[0](flat, relu: true), relu: true)
     }
 
     /// (N, 3, T, T) -> (N, 2) unbounded outputs.

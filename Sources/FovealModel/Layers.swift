@@ -15,8 +15,9 @@ public struct Conv2dLayer: Sendable {
         self.padding = padding
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    /// `relu` fuses the ReLU that follows.
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
+        Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, relu: relu)
     }
 }
 
@@ -48,5 +49,8 @@ public struct LinearLayer: Sendable {
         bias = try p("bias", [cout], .bias(fanIn: cin))
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { Linear.forward(x, weight: weight, bias: bias) }
+    /// `relu` fuses the ReLU that follows.
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
+        Linear.forward(x, weight: weight, bias: bias, relu: relu)
+    }
 }

@@ -1,11 +1,17 @@
 import Dispatch
 import Foundation
 
-/// Splits `count` independent iterations over the cores; runs inline when there is one core or
-/// one iteration. The body must only write memory that no other iteration writes.
+/// Process-wide engine settings.
+public enum Engine {
+    /// How many workers parallel loops use (set by `BLAS.configure`).
+    nonisolated(unsafe) public static var threads = ProcessInfo.processInfo.activeProcessorCount
+}
+
+/// Runs `count` independent iterations on the engine's workers; inline when there is one worker
+/// or one iteration. The body must only write memory that no other iteration writes.
 @inlinable
 public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    if count <= 1 || ProcessInfo.processInfo.activeProcessorCount == 1 {
+    if count <= 1 || Engine.threads == 1 {
         for i in 0..<count { body(i) }
         return
     }
@@ -15,11 +21,11 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// Splits `0..<count` into one contiguous chunk per core and runs `body(range)` on each.
+/// Splits `0..<count` into one contiguous chunk per worker (chunks of at least `minimumChunk`)
+/// and runs `body(range)` on each.
 @inlinable
 public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    let chunks = max(1, min(cores, count / max(1, minimumChunk)))
+    let chunks = max(1, min(Engine.threads, count / max(1, minimumChunk)))
     if chunks == 1 {
         body(0..<count)
         return

@@ -18,6 +18,13 @@ public struct Tensor: Sendable {
         self.storage = TensorStorage(count: shape.reduce(1, *))
     }
 
+    /// A tensor whose elements are garbage until written: for outputs an op fills completely.
+    public init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
+    }
+
     /// A tensor holding `values` in row-major order; `values.count` must equal the shape's product.
     public init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count,
@@ -120,11 +127,11 @@ final class TensorStorage: @unchecked Sendable {
     @usableFromInline let isBorrowed: Bool
     private let owner: AnyObject?
 
-    init(count: Int) {
+    init(count: Int, zeroed: Bool = true) {
         // 64-byte alignment keeps BLAS and vector loops on whole cache lines.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: count)
+        if zeroed { pointer.initialize(repeating: 0, count: count) }
         self.count = count
         isBorrowed = false
         owner = nil

@@ -5,22 +5,32 @@ public enum MaxPool2D {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let oh = (h + 2 * padding - kernel) / stride + 1
         let ow = (w + 2 * padding - kernel) / stride + 1
-        var output = Tensor(zeros: [n, c, oh, ow])
+        // Each output column's input window, clipped to the image.
+        let x0 = (0..<ow).map { max(0, $0 * stride - padding) }
+        let x1 = (0..<ow).map { min(w, $0 * stride - padding + kernel) }
+        var output = Tensor(uninitialized: [n, c, oh, ow])
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let src = UncheckedSendable(x.baseAddress!), dst = UncheckedSendable(y.baseAddress!)
                 parallelChunks(n * c, minimumChunk: 4) { range in
+                    // The maximum over the window's rows first (a contiguous, vectorisable pass),
+                    // then over each window's columns.
+                    var rowMax = [Float](repeating: 0, count: w)
                     for nc in range {
                         let plane = src.value + nc * h * w, out = dst.value + nc * oh * ow
                         for oy in 0..<oh {
                             let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
-                            for ox in 0..<ow {
-                                let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
-                                var best = -Float.infinity
-                                for iy in y0..<y1 {
-                                    for ix in x0..<x1 { best = max(best, plane[iy * w + ix]) }
+                            rowMax.withUnsafeMutableBufferPointer { r in
+                                r.baseAddress!.update(from: plane + y0 * w, count: w)
+                                for iy in (y0 + 1)..<max(y0 + 1, y1) {
+                                    let line = plane + iy * w
+                                    for i in 0..<w { r[i] = max(r[i], line[i]) }
                                 }
-                                out[oy * ow + ox] = best
+                                for ox in 0..<ow {
+                                    var best = -Float.infinity
+                                    for ix in x0[ox]..<x1[ox] { best = max(best, r[ix]) }
+                                    out[oy * ow + ox] = best
+                                }
                             }
                         }
                     }

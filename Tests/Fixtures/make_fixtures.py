@@ -1,0 +1,99 @@
+"""Regenerates the golden fixtures under Tests/Fixtures from the PyTorch reference.
+
+    .venv-ref/bin/python Tests/Fixtures/make_fixtures.py
+
+Needs torch==2.13.0+cpu, numpy, safetensors and pillow (see `make venv`), and the reference at
+../shared/reference/torch_reference.py. The outputs are committed, so tests and CI need no Python.
+  model/<name>.*   small GazeNets (reference outputs of torch_reference.py)
+  ops.safetensors  single PyTorch ops on random inputs: <case>.<tensor>
+"""
+import os
+import subprocess
+import sys
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+here = os.path.dirname(os.path.abspath(__file__))
+reference = os.path.join(here, "..", "..", "..", "shared", "reference", "torch_reference.py")
+small = ["--saliency-width", "8", "--alex-widths", "8,16,24,16,16", "--hidden", "32"]
+models = {
+    # name: extra arguments
+    "depth6": ["--depth", "6", "--height", "72", "--width", "96", "--task-size", "96", "--saliency-size", "64"],
+    "depth10_batch2": ["--depth", "10", "--height", "100", "--width", "76", "--task-size", "80",
+                       "--saliency-size", "72", "--batch", "2"],
+    "depth14": ["--depth", "14", "--height", "64", "--width", "80", "--task-size", "64", "--saliency-size", "96"],
+    "no_sampler": ["--depth", "10", "--no-sampler", "--height", "90", "--width", "120", "--task-size", "70"],
+}
+
+
+
+def float64_outputs(prefix):
+    """The same model and input in float64: the exact values float32 implementations approximate.
+
+    Resampling a random-noise frame is ill-conditioned (neighbouring pixels differ by up to ~4 in
+    normalised units), so the reference's own float32 rounding of the grid (~1e-6) moves its
+    resampled values by up to ~1e-3; against float64, an implementation's own error shows."""
+    sys.path.insert(0, os.path.dirname(reference))
+    import json
+    import torch_reference as R
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(prefix + ".weights.safetensors", "pt") as f:
+        c = json.loads(f.metadata()["config"])
+    net = R.GazeNet(c["task_size"], c["saliency_size"], c["depth"], c["saliency_width"], tuple(c["alex_widths"]),
+                    c["hidden"], c["range_cm"], c["sampler"])
+    net.load_state_dict(load_file(prefix + ".weights.safetensors"), strict=False)
+    net = net.double().eval()
+    if c["sampler"]:
+        net.sampler.kernel = R.gaussian_kernel(61, 13.0).double()[None, None]
+        net.sampler.basis = net.sampler.basis.double()
+    pixels = load_file(prefix + ".io.safetensors")["pixels"].double()
+    mean = torch.tensor(R.IMAGENET_MEAN, dtype=torch.float64)[None, :, None, None]
+    std = torch.tensor(R.IMAGENET_STD, dtype=torch.float64)[None, :, None, None]
+    with torch.no_grad():
+        out = net((pixels - mean) / std)
+    save_file({k: v.float().contiguous() for k, v in out.items()}, prefix + ".f64.safetensors")
+
+
+os.makedirs(os.path.join(here, "model"), exist_ok=True)
+for seed, (name, args) in enumerate(models.items()):
+    prefix = os.path.join(here, "model", name)
+    subprocess.run([sys.executable, reference, "--out", prefix, "--seed", str(seed + 11)] + small + args, check=True)
+    float64_outputs(prefix)
+
+torch.manual_seed(5)
+ops = {}
+
+
+def case(name, **tensors):
+    for k, v in tensors.items():
+        ops[f"{name}.{k}"] = v.detach().float().contiguous()
+
+
+for i, (c, m, k, s, p, h, w) in enumerate([(3, 5, 3, 1, 1, 9, 11), (4, 6, 5, 2, 2, 13, 10),
+                                           (3, 4, 11, 4, 2, 31, 29), (2, 3, 1, 2, 0, 8, 7), (6, 2, 7, 2, 3, 15, 16)]):
+    x, wt, b = torch.randn(2, c, h, w), torch.randn(m, c, k, k), torch.randn(m)
+    case(f"conv{i}", input=x, weight=wt, bias=b, params=torch.tensor([s, p]),
+         output=F.conv2d(x, wt, b, stride=s, padding=p))
+for i, (k, s, p, h, w) in enumerate([(3, 2, 0, 13, 13), (3, 2, 1, 12, 9), (2, 2, 0, 7, 8)]):
+    x = torch.randn(2, 3, h, w)
+    case(f"maxpool{i}", input=x, params=torch.tensor([k, s, p]), output=F.max_pool2d(x, k, s, p))
+for i, (h, w, oh, ow) in enumerate([(480, 640, 227, 227), (13, 9, 6, 6), (2, 3, 6, 6), (17, 23, 5, 7)]):
+    x = torch.randn(1, 1, h, w)
+    case(f"adaptive{i}", input=x, params=torch.tensor([oh, ow]), output=F.adaptive_avg_pool2d(x, (oh, ow)))
+for i, (h, w, oh, ow) in enumerate([(4, 4, 31, 31), (31, 31, 227, 227), (9, 13, 5, 6), (7, 5, 7, 5), (3, 8, 11, 3)]):
+    x = torch.randn(1, 2, h, w)
+    case(f"resize{i}", input=x, params=torch.tensor([oh, ow]),
+         output=F.interpolate(x, size=(oh, ow), mode="bilinear", align_corners=False))
+for i, (h, w, oh, ow) in enumerate([(12, 16, 9, 7), (30, 20, 31, 31)]):
+    x, g = torch.randn(2, 3, h, w), torch.rand(2, oh, ow, 2) * 2.4 - 1.2  # some points outside the image
+    case(f"gridsample{i}", input=x, grid=g,
+         output=F.grid_sample(x, g, mode="bilinear", padding_mode="zeros", align_corners=False))
+x = torch.randn(3, 1, 6, 5) * 4
+case("softmax0", input=x, output=F.softmax(x.reshape(3, -1), dim=1).reshape(3, 1, 6, 5))
+x = torch.randn(2, 2, 4, 5)
+case("replicate0", input=x, params=torch.tensor([3]), output=F.pad(x, (3, 3, 3, 3), mode="replicate"))
+save_file(ops, os.path.join(here, "ops.safetensors"))
+print(f"wrote {len(models)} models and {len({k.split('.')[0] for k in ops})} op cases")

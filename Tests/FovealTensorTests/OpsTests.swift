@@ -1,0 +1,154 @@
+import FovealIO
+import FovealTensor
+import FovealTestSupport
+import Testing
+
+/// Every op against PyTorch (committed fixtures) and against a textbook loop on random shapes.
+@Suite struct OpsAgainstPyTorch {
+    let ops = Fixtures.ops
+
+    func t(_ name: String) throws -> Tensor { try ops.tensor(name) }
+    func params(_ name: String) throws -> [Int] { try t("\(name).params").values.map { Int($0) } }
+
+    @Test(arguments: 0..<5) func conv2d(_ i: Int) throws {
+        let p = try params("conv\(i)")
+        let out = Conv2D.forward(try t("conv\(i).input"), weight: try t("conv\(i).weight"), bias: try t("conv\(i).bias"),
+                                 stride: p[0], padding: p[1])
+        expectClose(out, try t("conv\(i).output"), 5e-5)
+    }
+
+    @Test(arguments: 0..<3) func maxPool(_ i: Int) throws {
+        let p = try params("maxpool\(i)")
+        let out = MaxPool2D.forward(try t("maxpool\(i).input"), kernel: p[0], stride: p[1], padding: p[2])
+        expectClose(out, try t("maxpool\(i).output"), 0)
+    }
+
+    @Test(arguments: 0..<4) func adaptiveAveragePool(_ i: Int) throws {
+        let p = try params("adaptive\(i)")
+        let out = AdaptiveAvgPool2D.forward(try t("adaptive\(i).input"), outputHeight: p[0], outputWidth: p[1])
+        expectClose(out, try t("adaptive\(i).output"), 1e-6)
+    }
+
+    @Test(arguments: 0..<5) func bilinearResize(_ i: Int) throws {
+        let p = try params("resize\(i)")
+        let out = BilinearResize.forward(try t("resize\(i).input"), outputHeight: p[0], outputWidth: p[1])
+        // PyTorch's vectorised kernel rounds the source coordinate (up to ~30 here, where a Float
+        // ulp is 2e-6) differently: a few 1e-6 is the float precision of the op itself.
+        expectClose(out, try t("resize\(i).output"), 1e-5)
+    }
+
+    @Test(arguments: 0..<2) func gridSample(_ i: Int) throws {
+        let out = GridSample.forward(try t("gridsample\(i).input"), grid: try t("gridsample\(i).grid"))
+        expectClose(out, try t("gridsample\(i).output"), 1e-5)
+    }
+
+    @Test func softmax() throws {
+        let x = try t("softmax0.input")
+        let out = Softmax.forward(x)
+        expectClose(out, try t("softmax0.output"), 1e-6)
+    }
+
+    @Test func replicationPad() throws {
+        let out = ReplicationPad2D.forward(try t("replicate0.input"), pad: 3)
+        expectClose(out, try t("replicate0.output"), 0)
+    }
+}
+
+@Suite struct OpsAgainstNaiveLoops {
+    static let convShapes: [(c: Int, m: Int, k: Int, s: Int, p: Int, h: Int, w: Int)] = [
+        (3, 4, 3, 1, 1, 7, 9), (2, 5, 5, 2, 2, 11, 8), (4, 3, 1, 1, 0, 6, 5), (4, 3, 1, 2, 0, 9, 9),
+        (3, 8, 11, 4, 2, 35, 27), (1, 2, 7, 2, 3, 16, 13), (5, 2, 3, 3, 0, 10, 14), (2, 70, 3, 1, 1, 12, 12),
+    ]
+
+    @Test(arguments: 0..<8, [1, 2]) func conv2d(_ i: Int, threads: Int) {
+        let (c, m, k, s, p, h, w) = Self.convShapes[i]
+        let saved = Engine.threads
+        Engine.threads = threads
+        defer { Engine.threads = saved }
+        let x = randomTensor([2, c, h, w], seed: UInt64(i)), wt = randomTensor([m, c, k, k], seed: UInt64(i + 100))
+        let b = randomTensor([m], seed: UInt64(i + 200))
+        let fast = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p)
+        let naive = Naive.conv2d(x, wt, b, stride: s, padding: p)
+        expectClose(fast, naive, 1e-5)
+        let fused = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, relu: true)
+        expectClose(fused, Elementwise.relu(naive), 1e-5)
+        #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p),
+                         Naive.conv2d(x, wt, nil, stride: s, padding: p)) < 1e-5)
+    }
+
+    @Test(arguments: [1, 3], [1, 2]) func linear(_ batch: Int, threads: Int) {
+        let saved = Engine.threads
+        Engine.threads = threads
+        defer { Engine.threads = saved }
+        let x = randomTensor([batch, 37], seed: 1), w = randomTensor([300, 37], seed: 2), b = randomTensor([300], seed: 3)
+        expectClose(Linear.forward(x, weight: w, bias: b), Naive.linear(x, w, b), 1e-5)
+        expectClose(Linear.forward(x, weight: w, bias: b, relu: true), Elementwise.relu(Naive.linear(x, w, b)), 1e-5)
+    }
+
+    @Test(arguments: [(3, 2, 1, 9, 10), (3, 2, 0, 13, 13), (2, 1, 0, 4, 5), (5, 3, 2, 11, 7)])
+    func maxPool(_ shape: (Int, Int, Int, Int, Int)) {
+        let (k, s, p, h, w) = shape
+        let x = randomTensor([2, 3, h, w], seed: 9)
+        expectClose(MaxPool2D.forward(x, kernel: k, stride: s, padding: p), Naive.maxPool(x, kernel: k, stride: s, padding: p), 0)
+    }
+
+    /// The separable Gaussian (two 1-D passes) equals the dense 2-D filter.
+    @Test(arguments: [(61, 13.0, 91), (7, 2.5, 12), (11, 4.0, 19)])
+    func separableGaussianEqualsDense(_ setting: (Int, Double, Int)) {
+        let (size, fwhm, side) = setting
+        let x = randomTensor([2, 2, side, side + 3], seed: 4, in: 0...0.002)
+        let separable = GaussianFilter.forward(x, size: size, fwhm: fwhm)
+        let dense = Naive.gaussian(x, size: size, fwhm: fwhm)
+        #expect(separable.shape == [2, 2, side - size + 1, side + 3 - size + 1])
+        var worst: Float = 0
+        for i in 0..<dense.count { worst = max(worst, abs(separable[flat: i] - dense[flat: i]) / abs(dense[flat: i])) }
+        #expect(worst < 1e-5)
+    }
+
+    @Test func batchNormInference() {
+        let x = randomTensor([2, 3, 4, 5], seed: 5)
+        let mean = Tensor(shape: [3], values: [0.1, -0.2, 0.3]), variance = Tensor(shape: [3], values: [0.5, 1.5, 2])
+        let gamma = Tensor(shape: [3], values: [1.2, 0.7, -1]), beta = Tensor(shape: [3], values: [0, 0.1, -0.3])
+        let y = BatchNorm2D.forwardInference(x, runningMean: mean, runningVar: variance, weight: gamma, bias: beta)
+        let r = BatchNorm2D.forwardInference(x, runningMean: mean, runningVar: variance, weight: gamma, bias: beta, relu: true)
+        for i in 0..<x.count {
+            let c = (i / 20) % 3
+            let expected = (x[flat: i] - mean[flat: c]) / (variance[flat: c] + 1e-5).squareRoot() * gamma[flat: c] + beta[flat: c]
+            #expect(abs(y[flat: i] - expected) < 1e-6)
+            #expect(r[flat: i] == max(0, y[flat: i]))
+        }
+    }
+
+    @Test func sigmoidAndAdd() {
+        let a = randomTensor([2, 3], seed: 1, in: -5...5), b = randomTensor([2, 3], seed: 2)
+        let s = Elementwise.sigmoid(a), sum = Elementwise.add(a, b), r = Elementwise.add(a, b, relu: true)
+        for i in 0..<6 {
+            #expect(abs(s[flat: i] - 1 / (1 + Float(exp(Double(-a[flat: i]))))) < 1e-6)
+            #expect(sum[flat: i] == a[flat: i] + b[flat: i])
+            #expect(r[flat: i] == max(0, a[flat: i] + b[flat: i]))
+        }
+    }
+}
+
+@Suite struct TensorBasics {
+    @Test func copiesDoNotShareWrites() {
+        let a = Tensor(shape: [2, 2], values: [1, 2, 3, 4])
+        var b = a
+        b[flat: 0] = 9
+        #expect(a.values == [1, 2, 3, 4])
+        #expect(b.values == [9, 2, 3, 4])
+    }
+
+    @Test func batchItemsAndConcatenation() {
+        let a = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        #expect(a.item(1).values == [4, 5, 6])
+        #expect(a.item(1).shape == [1, 3])
+        let c = Tensor.concatenateBatch([a, a.item(0)])
+        #expect(c.shape == [3, 3])
+        #expect(c.values == [1, 2, 3, 4, 5, 6, 1, 2, 3])
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
