@@ -58,7 +58,7 @@ extension RGBImage {
         image.format = UInt32(PNG_FORMAT_RGB)
         let (width, height) = (Int(image.width), Int(image.height))
         guard width > 0, height > 0, width * height <= 1 << 28 else {
-            throw FileFormatError(path, "PNG of \(width)x\(height) pixels is not a usable image")
+            throw FileFormatError(path, "corrupt PNG: its header gives \(width)x\(height) pixels")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         let finished = pixels.withUnsafeMutableBytes { out in
@@ -85,7 +85,7 @@ extension RGBImage {
                 throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
             }
             guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
-                throw FileFormatError(path, "JPEG of \(width)x\(height) pixels is not a usable image")
+                throw FileFormatError(path, "corrupt JPEG: its header gives \(width)x\(height) pixels")
             }
             var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
             // Stop on warnings too: a truncated JPEG otherwise "decodes" with grey rows at the bottom.

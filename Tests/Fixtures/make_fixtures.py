@@ -97,3 +97,24 @@ x = torch.randn(2, 2, 4, 5)
 case("replicate0", input=x, params=torch.tensor([3]), output=F.pad(x, (3, 3, 3, 3), mode="replicate"))
 save_file(ops, os.path.join(here, "ops.safetensors"))
 print(f"wrote {len(models)} models and {len({k.split('.')[0] for k in ops})} op cases")
+
+# Images in the formats cameras and datasets hand over: grey and RGBA PNGs, a JPEG, with the
+# pixels Pillow decodes them to.
+from PIL import Image  # noqa: E402
+import numpy as np  # noqa: E402
+
+os.makedirs(os.path.join(here, "images"), exist_ok=True)
+rng = np.random.default_rng(3)
+grey = rng.integers(0, 256, (6, 8), dtype=np.uint8)
+Image.fromarray(grey, "L").save(os.path.join(here, "images", "grey.png"))
+rgba = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+rgba[..., 3] = 255
+Image.fromarray(rgba, "RGBA").save(os.path.join(here, "images", "rgba.png"))
+yy, xx = np.mgrid[0:24, 0:32]
+smooth = np.stack([xx * 8, yy * 10, (xx + yy) * 4], -1).astype(np.uint8)
+Image.fromarray(smooth, "RGB").save(os.path.join(here, "images", "photo.jpg"), quality=95)
+decoded = np.asarray(Image.open(os.path.join(here, "images", "photo.jpg")).convert("RGB"))
+save_file({"grey": torch.from_numpy(grey.astype(np.float32)),
+           "rgba": torch.from_numpy(rgba[..., :3].astype(np.float32).copy()),
+           "photo": torch.from_numpy(decoded.astype(np.float32).copy())},
+          os.path.join(here, "images", "pixels.safetensors"))

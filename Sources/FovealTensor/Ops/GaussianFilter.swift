@@ -22,29 +22,34 @@ public enum GaussianFilter {
 
     public static func forward(_ input: Tensor, size: Int, fwhm: Double) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        precondition(size % 2 == 1 && size <= h && size <= w, "gaussian \(size) on \(input.shape)")
+        let (oh, ow) = (h - size + 1, w - size + 1)
+        let planes = input.values.map(Double.init)
+        let filtered = filter(planes, planes: n * c, height: h, width: w, size: size, fwhm: fwhm)
+        return Tensor(shape: [n, c, oh, ow], values: filtered.map(Float.init))
+    }
+
+    /// The same on Double planes, planes * H * W values -> planes * (H-K+1) * (W-K+1).
+    public static func filter(_ input: [Double], planes: Int, height h: Int, width w: Int,
+                              size: Int, fwhm: Double) -> [Double] {
+        precondition(size % 2 == 1 && size <= h && size <= w, "gaussian \(size) on \(h)x\(w)")
         let g = kernel1D(size: size, fwhm: fwhm)
         let (oh, ow) = (h - size + 1, w - size + 1)
-        var output = Tensor(zeros: [n, c, oh, ow])
+        var output = [Double](repeating: 0, count: planes * oh * ow)
         var rows = [Double](repeating: 0, count: h * ow)  // after the horizontal pass
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                for nc in 0..<(n * c) {
-                    let plane = x.baseAddress! + nc * h * w, out = y.baseAddress! + nc * oh * ow
-                    for iy in 0..<h {
-                        for ox in 0..<ow {
-                            var s = 0.0
-                            for k in 0..<size { s += g[k] * Double(plane[iy * w + ox + k]) }
-                            rows[iy * ow + ox] = s
-                        }
-                    }
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            var s = 0.0
-                            for k in 0..<size { s += g[k] * rows[(oy + k) * ow + ox] }
-                            out[oy * ow + ox] = Float(s)
-                        }
-                    }
+        for p in 0..<planes {
+            let plane = p * h * w, out = p * oh * ow
+            for iy in 0..<h {
+                for ox in 0..<ow {
+                    var s = 0.0
+                    for k in 0..<size { s += g[k] * input[plane + iy * w + ox + k] }
+                    rows[iy * ow + ox] = s
+                }
+            }
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var s = 0.0
+                    for k in 0..<size { s += g[k] * rows[(oy + k) * ow + ox] }
+                    output[out + oy * ow + ox] = s
                 }
             }
         }

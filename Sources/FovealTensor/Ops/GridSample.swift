@@ -3,6 +3,8 @@
 ///
 /// Grid entries are (x, y) in [-1, 1] across the image's outer pixel edges: x = -1 is the left
 /// edge of pixel 0, so the pixel coordinate is ((x + 1) W - 1) / 2. Taps outside the image read 0.
+/// The pixel coordinate is formed in Double: in Float, (x + 1) W alone loses ~1e-4 px on a
+/// 640-pixel frame, which moves the samples of a detailed image visibly past 1e-4.
 public enum GridSample {
     public static func forward(_ input: Tensor, grid: Tensor) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
@@ -19,11 +21,15 @@ public enum GridSample {
                             let b = row / oh, oy = row % oh
                             for ox in 0..<ow {
                                 let g = gr.value + (row * ow + ox) * 2
-                                let ix = ((g[0] + 1) * Float(w) - 1) / 2
-                                let iy = ((g[1] + 1) * Float(h) - 1) / 2
+                                let ix = ((Double(g[0]) + 1) * Double(w) - 1) / 2
+                                let iy = ((Double(g[1]) + 1) * Double(h) - 1) / 2
+                                guard abs(ix) < 1e9, abs(iy) < 1e9 else {  // NaN or far outside: all taps read 0
+                                    for ch in 0..<c { dst.value[((b * c + ch) * oh + oy) * ow + ox] = 0 }
+                                    continue
+                                }
                                 let x0f = ix.rounded(.down), y0f = iy.rounded(.down)
                                 let (x0, y0) = (Int(x0f), Int(y0f))
-                                let (fx, fy) = (ix - x0f, iy - y0f)
+                                let (fx, fy) = (Float(ix - x0f), Float(iy - y0f))
                                 // PyTorch's corner weights: products of distances to the far corner.
                                 let wNW = (1 - fx) * (1 - fy), wNE = fx * (1 - fy)
                                 let wSW = (1 - fx) * fy, wSE = fx * fy

@@ -1,0 +1,54 @@
+# Foveal: build, test and demo targets. Each installs the Debian packages it needs first.
+SHELL := /bin/bash
+DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTHON_VENV := .venv-ref
+
+.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean
+
+## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg) if missing.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+## test: the whole test suite (what CI runs).
+test: deps
+	swift test
+
+## demo: the engine on the committed reference fixtures: predict, then a short benchmark.
+demo: release
+	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors \
+	  Tests/Fixtures/model/depth6.png Tests/Fixtures/model/depth14.png 2>&1 || true
+	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors --json \
+	  Tests/Fixtures/model/depth6.png
+	.build/release/foveal bench --config paper --iterations 10 --batch 2
+
+## venv: PyTorch (CPU) for fixtures and side-by-side benchmarks; never needed by tests or CI.
+venv: $(PYTHON_VENV)/bin/python
+$(PYTHON_VENV)/bin/python:
+	python3 -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install -q "torch==2.13.0+cpu" numpy safetensors pillow
+
+## fixtures: regenerate Tests/Fixtures from ../shared/reference/torch_reference.py.
+fixtures: venv
+	$(PYTHON_VENV)/bin/python Tests/Fixtures/make_fixtures.py
+
+## bench-inference: Foveal vs PyTorch, paper-size model, 640x480, batch 1, 2 threads.
+bench-inference: release venv
+	Benchmarks/inference-vs-pytorch.sh 3
+
+## parity-paper: the paper-size model (230 MB, generated, never committed) against the reference.
+parity-paper: release venv
+	Benchmarks/paper-parity.sh $(SEED)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,133 @@
+import Foundation
+import FovealIO
+import FovealTestSupport
+import Testing
+
+/// The `foveal` executable as a user runs it: exit codes, stdout lines, one-line errors.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
+    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+
+    /// The built binary: $FOVEAL_BIN, else beside the test bundle, else .build/debug.
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["FOVEAL_BIN"] { return path }
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foveal").path,
+            Bundle.main.bundleURL.appendingPathComponent("foveal").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("foveal").path,
+            URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/foveal").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }()
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Run.binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: o, as: UTF8.self)
+        stderr = String(decoding: e, as: UTF8.self)
+    }
+}
+
+@Suite struct PredictCommand {
+    let weights = Fixtures.path("model/depth6.weights.safetensors")
+    let image = Fixtures.path("model/depth6.png")
+    let dir = Fixtures.temporaryDirectory()
+
+    func referenceGaze(_ name: String) throws -> [Float] {
+        try SafeTensorsFile(path: Fixtures.path("model/\(name).io.safetensors")).tensor("gaze_cm").values
+    }
+
+    @Test func jsonLinePerImageMatchesTheReference() throws {
+        let run = try Run(["predict", "--weights", weights, "--json", image])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdoutLines[0].utf8)) as! [String: Any]
+        #expect(object["image"] as? String == image)
+        let gaze = try #require(object["gaze_cm"] as? [Double])
+        let expected = try referenceGaze("depth6")
+        #expect(gaze.count == 2 && abs(gaze[0] - Double(expected[0])) < 1e-4 && abs(gaze[1] - Double(expected[1])) < 1e-4)
+    }
+
+    @Test func dumpWritesTheIntermediates() throws {
+        let run = try Run(["predict", "--weights", weights, "--dump", dir + "/dump", image])
+        #expect(run.status == 0)
+        let dump = try SafeTensorsFile(path: dir + "/dump/depth6.safetensors")
+        let io = try SafeTensorsFile(path: Fixtures.path("model/depth6.io.safetensors"))
+        #expect(Set(dump.names) == ["saliency", "grid", "resampled", "gaze_cm"])
+        for name in ["saliency", "grid", "gaze_cm"] {
+            expectClose(try dump.tensor(name), try io.tensor(name), 1e-4, name)
+        }
+        let plain = try Run(["predict", "--weights", Fixtures.path("model/no_sampler.weights.safetensors"),
+                             "--dump", dir + "/plain", Fixtures.path("model/no_sampler.png")])
+        #expect(plain.status == 0)
+        #expect(Set(try SafeTensorsFile(path: dir + "/plain/no_sampler.safetensors").names) == ["resampled", "gaze_cm"])
+    }
+
+    @Test func badImageIsNamedAndTheOthersStillRun() throws {
+        let bad = dir + "/broken.jpg"
+        FileManager.default.createFile(atPath: bad, contents: Data([0xff, 0xd8, 0xff, 0x00, 0x01]))
+        let run = try Run(["predict", "--weights", weights, "--json", bad, image])
+        #expect(run.status != 0)
+        #expect(run.stderrLines.count == 1 && run.stderrLines[0].contains("\(bad): corrupt JPEG"), "\(run.stderr)")
+        #expect(run.stdoutLines.count == 1 && run.stdoutLines[0].contains(image))
+    }
+
+    @Test func badWeightFilesAreOneLineErrors() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: weights))
+        let truncated = dir + "/truncated.safetensors"
+        FileManager.default.createFile(atPath: truncated, contents: data.prefix(data.count / 2))
+        let notJSON = dir + "/garbage.safetensors"
+        FileManager.default.createFile(atPath: notJSON, contents: Data([16, 0, 0, 0, 0, 0, 0, 0] + Array("{not json at all".utf8)))
+        for (path, problem) in [(truncated, "outside the"), (notJSON, "not a JSON object"),
+                                (dir + "/absent.safetensors", "No such file")] {
+            let run = try Run(["predict", "--weights", path, image])
+            #expect(run.status == 1)
+            #expect(run.stderrLines.count == 1 && run.stderr.contains(path) && run.stderr.contains(problem), "\(run.stderr)")
+            #expect(run.stdout.isEmpty)
+        }
+    }
+
+    @Test func weightsOfAnotherShapeAreRefusedByName() throws {
+        let file = try SafeTensorsFile(path: weights)
+        var tensors = try file.names.filter { file.entries[$0]!.dtype != .i64 }.map { (name: $0, tensor: try file.tensor($0)) }
+        let i = tensors.firstIndex { $0.name == "saliency_head.weight" }!
+        tensors[i].tensor = tensors[i].tensor.reshaped([1, 2, 2, 2])
+        let path = dir + "/shape.safetensors"
+        try SafeTensorsWriter.write(tensors, metadata: file.metadata, to: path)
+        let run = try Run(["predict", "--weights", path, image])
+        #expect(run.status == 1 && run.stderr.contains("'saliency_head.weight' has shape [1, 2, 2, 2]"), "\(run.stderr)")
+    }
+}
+
+@Suite struct BenchCommand {
+    @Test func reportsLatencyThroughputMemoryAndStages() throws {
+        let run = try Run(["bench", "--weights", Fixtures.path("model/depth6.weights.safetensors"),
+                           "--size", "96x72", "--iterations", "3", "--batch", "2", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+        let latency = try #require(report["latency_ms"] as? [String: Double])
+        #expect(latency["p50"]! > 0 && latency["p50"]! <= latency["p90"]! && latency["p90"]! <= latency["p99"]!)
+        #expect((report["throughput_fps"] as? Double ?? 0) > 0)
+        #expect((report["peak_rss_mb"] as? Double ?? 0) > 1)
+        #expect(Set((report["stages_ms"] as? [String: Double] ?? [:]).keys) == ["normalise", "saliency", "sampler", "task"])
+    }
+
+    @Test func argumentsAreValidated() throws {
+        let both = try Run(["bench", "--config", "paper", "--weights", "x"])
+        #expect(both.status != 0 && both.stderr.contains("exactly one of --weights and --config"))
+        let size = try Run(["bench", "--config", "paper", "--size", "640by480"])
+        #expect(size.status != 0 && size.stderr.contains("--size"))
+    }
+}
