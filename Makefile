@@ -27,7 +27,7 @@ test: deps
 ## demo: the engine on the committed reference fixtures: predict, then a short benchmark.
 demo: release
 	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors \
-	  Tests/Fixtures/model/depth6.png Tests/Fixtures/model/depth14.png 2>&1 || true
+	  Tests/Fixtures/model/depth6.png Tests/Fixtures/model/depth14.png
 	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors --json \
 	  Tests/Fixtures/model/depth6.png
 	.build/release/foveal bench --config paper --iterations 10 --batch 2

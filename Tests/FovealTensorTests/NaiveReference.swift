@@ -65,3 +65,19 @@ enum Naive {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension Naive {
+    /// PyTorch's adaptive average pool, by its definition: cell i averages floor(i*H/OH) ..< ceil((i+1)*H/OH).
+    static func adaptiveAverage(_ x: Tensor, _ oh: Int, _ ow: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = Tensor(zeros: [n, c, oh, ow])
+        for nc in 0..<(n * c) { for i in 0..<oh { for j in 0..<ow {
+            let y0 = Int((Double(i * h) / Double(oh)).rounded(.down)), y1 = Int((Double((i + 1) * h) / Double(oh)).rounded(.up))
+            let x0 = Int((Double(j * w) / Double(ow)).rounded(.down)), x1 = Int((Double((j + 1) * w) / Double(ow)).rounded(.up))
+            var sum = 0.0
+            for y in y0..<y1 { for xx in x0..<x1 { sum += Double(x[flat: (nc * h + y) * w + xx]) } }
+            out[flat: (nc * oh + i) * ow + j] = Float(sum / Double((y1 - y0) * (x1 - x0)))
+        } } }
+        return out
+    }
+}

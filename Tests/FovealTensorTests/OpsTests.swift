@@ -105,6 +105,13 @@ import Testing
         #expect(worst < 1e-5)
     }
 
+    @Test(arguments: [(480, 640, 227, 227), (13, 9, 6, 6), (2, 3, 6, 6), (50, 37, 11, 17), (7, 7, 7, 7)])
+    func adaptiveAveragePool(_ sizes: (Int, Int, Int, Int)) {
+        let (h, w, oh, ow) = sizes
+        let x = randomTensor([2, 2, h, w], seed: UInt64(h * w))
+        expectClose(AdaptiveAvgPool2D.forward(x, outputHeight: oh, outputWidth: ow), Naive.adaptiveAverage(x, oh, ow), 1e-6)
+    }
+
     @Test func batchNormInference() {
         let x = randomTensor([2, 3, 4, 5], seed: 5)
         let mean = Tensor(shape: [3], values: [0.1, -0.2, 0.3]), variance = Tensor(shape: [3], values: [0.5, 1.5, 2])
