@@ -20,8 +20,10 @@ let package = Package(
         .target(name: "FovealTensor", dependencies: ["CBLAS"]),
         .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG"]),
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO"]),
+        .target(name: "FovealGeometry"),
+        .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -29,6 +31,8 @@ let package = Package(
         .testTarget(name: "FovealTensorTests", dependencies: ["FovealTensor", "FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealIOTests", dependencies: ["FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO", "FovealTestSupport"]),
+        .testTarget(name: "FovealGeometryTests", dependencies: ["FovealGeometry", "FovealTestSupport"]),
+        .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
     ]
 )

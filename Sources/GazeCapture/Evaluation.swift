@@ -1,0 +1,115 @@
+import Foundation
+import FovealGeometry
+import FovealIO
+import FovealModel
+
+/// Error statistics over frames, in cm (Euclidean distance in camera space).
+public struct ErrorStatistics: Codable, Sendable, Equatable {
+    public var frames: Int
+    public var meanCm: Double
+    public var medianCm: Double
+    /// Population standard deviation.
+    public var stdCm: Double
+
+    public init(_ errors: [Double]) {
+        frames = errors.count
+        guard !errors.isEmpty else {
+            (meanCm, medianCm, stdCm) = (.nan, .nan, .nan)
+            return
+        }
+        let mean = errors.reduce(0, +) / Double(errors.count)
+        let sorted = errors.sorted()
+        let mid = sorted.count / 2
+        meanCm = mean
+        medianCm = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        stdCm = (errors.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(errors.count)).squareRoot()
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case frames, meanCm = "mean_cm", medianCm = "median_cm", stdCm = "std_cm"
+    }
+}
+
+/// What `foveal eval` reports: errors per device family and overall, and what was skipped.
+public struct EvaluationReport: Codable, Sendable {
+    public var dataset: String
+    public var split: String
+    public var frameSelection: String
+    public var families: [String: ErrorStatistics]
+    public var overall: ErrorStatistics
+    public var framesPerSecond: Double
+    public var seconds: Double
+    public var skippedFrames: Int
+    public var skippedRecordings: Int
+    /// Every file that could not be used, with the reason.
+    public var problems: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, split, frameSelection = "frames", families, overall, framesPerSecond = "frames_per_second"
+        case seconds, skippedFrames = "skipped_frames", skippedRecordings = "skipped_recordings", problems
+    }
+}
+
+/// Progress of a long run over frames, for a progress bar.
+public struct Progress: Sendable {
+    /// Frames (valid or not) of the recordings done so far, against the info.json total.
+    public var framesSeen: Int
+    public var framesTotal: Int
+    public var framesEvaluated: Int
+    public var seconds: Double
+}
+
+/// Offline evaluation as in the paper's Table 1: predict every selected frame, compare with the
+/// dot's camera-space position, report per device family.
+public struct Evaluator {
+    public let model: GazeNet
+    public var batchSize = 16
+
+    public init(model: GazeNet) { self.model = model }
+
+    /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output);
+    /// `progress` is called after each batch.
+    public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection,
+                    onFrame: (GazeCaptureFrame, CameraSpacePoint) -> Void = { _, _ in },
+                    progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
+        var walk = FrameWalk(dataset, selection)
+        let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
+        var errors: [String: [Double]] = [:]
+        var unreadable: [DatasetProblem] = []
+        var seen = 0, evaluated = 0
+        let start = Date()
+        try walk.forEachRecording { recording, frames in
+            for batchStart in stride(from: 0, to: frames.count, by: batchSize) {
+                let batch = Array(frames[batchStart..<min(frames.count, batchStart + batchSize)])
+                var good: [(GazeCaptureFrame, RGBImage)] = []
+                for (frame, image) in zip(batch, GazeCaptureDataset.decode(batch)) {
+                    switch image {
+                    case .success(let image): good.append((frame, image))
+                    case .failure(let problem): unreadable.append(problem)
+                    }
+                }
+                // Frames of one batch must share a size (orientation can change mid-recording).
+                for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
+                    let output = model(try ImageNormalization.tensor(group.map(\.1)))
+                    for (i, (frame, _)) in group.enumerated() {
+                        let predicted = CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * i]),
+                                                         yCm: Double(output.gazeCm[flat: 2 * i + 1]))
+                        errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
+                        onFrame(frame, predicted)
+                    }
+                    evaluated += group.count
+                }
+                progress(Progress(framesSeen: seen + batchStart + batch.count, framesTotal: total,
+                                  framesEvaluated: evaluated, seconds: Date().timeIntervalSince(start)))
+            }
+            seen += recording.frames.count
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return EvaluationReport(
+            dataset: dataset.root, split: selection.split ?? "all", frameSelection: selection.validOnly ? "valid" : "all",
+            families: errors.mapValues(ErrorStatistics.init), overall: ErrorStatistics(errors.values.flatMap { $0 }),
+            framesPerSecond: seconds > 0 ? Double(evaluated) / seconds : 0, seconds: seconds,
+            skippedFrames: unreadable.count, skippedRecordings: walk.skippedRecordings,
+            problems: (walk.problems + unreadable).map(\.description))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import FovealIO
+import FovealTensor
+
+/// A GazeCapture folder (Krafka et al., CVPR 2016) or one in the same layout (`foveal synth`):
+/// one subfolder per recording with `frames/*.jpg` and the JSON files.
+///
+/// The dataset is streamed: only one recording's metadata is in memory at a time, and images are
+/// decoded only when asked for, so the full 2.4 M-frame release reads in constant memory.
+public final class GazeCaptureDataset: Sendable {
+    public let root: String
+    /// Recording folder names, sorted.
+    public let recordingIDs: [String]
+
+    public init(root: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DatasetProblem(root, "not a dataset folder")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        recordingIDs = entries.filter { name in
+            var dir: ObjCBool = false
+            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &dir) && dir.boolValue
+        }.sorted()
+        guard !recordingIDs.isEmpty else { throw DatasetProblem(root, "no recording folders") }
+        self.root = root
+    }
+
+    /// Loads one recording's metadata (all its JSON files).
+    public func recording(_ id: String) throws -> Recording {
+        try RecordingParser.load(root + "/" + id, id: id)
+    }
+
+    /// Split and frame count from info.json alone.
+    public func info(_ id: String) throws -> (split: String, totalFrames: Int, device: String) {
+        try RecordingParser.info(root + "/" + id)
+    }
+
+    /// Decodes frames' JPEGs on the engine's workers; each result is the image or what went wrong.
+    public static func decode(_ frames: [GazeCaptureFrame]) -> [Result<RGBImage, DatasetProblem>] {
+        var results = [Result<RGBImage, DatasetProblem>?](repeating: nil, count: frames.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = UncheckedSendable(out.baseAddress!)
+            parallelFor(frames.count) { i in
+                let path = frames[i].imagePath
+                do {
+                    slots.value[i] = .success(try RGBImage(contentsOf: path))
+                } catch let error as FileFormatError {
+                    slots.value[i] = .failure(DatasetProblem(path, error.problem))
+                } catch {
+                    slots.value[i] = .failure(DatasetProblem(path, "\(error)"))
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// Which frames to take from a dataset.
+public struct FrameSelection: Sendable {
+    /// "train", "val", "test", or nil for all.
+    public var split: String?
+    /// Only frames with face, both eyes and face grid valid (Table 1's frames).
+    public var validOnly: Bool
+    /// At most this many frames.
+    public var limit: Int?
+
+    public init(split: String? = "test", validOnly: Bool = true, limit: Int? = nil) {
+        (self.split, self.validOnly, self.limit) = (split, validOnly, limit)
+    }
+}
+
+/// Walks the selected frames recording by recording, collecting what it had to skip.
+public struct FrameWalk {
+    public let dataset: GazeCaptureDataset
+    public let selection: FrameSelection
+    /// Recordings of the selected split, with their info.json frame counts (for progress).
+    public let recordings: [(id: String, totalFrames: Int)]
+    /// Recordings and files that could not be used, in the order met.
+    public private(set) var problems: [DatasetProblem] = []
+    public private(set) var skippedRecordings = 0
+
+    public init(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) {
+        self.dataset = dataset
+        self.selection = selection
+        var problems: [DatasetProblem] = []
+        var chosen: [(String, Int)] = []
+        for id in dataset.recordingIDs {
+            do {
+                let info = try dataset.info(id)
+                if selection.split == nil || info.split == selection.split { chosen.append((id, info.totalFrames)) }
+            } catch let p as DatasetProblem {
+                problems.append(p)
+            } catch {
+                problems.append(DatasetProblem(dataset.root + "/" + id, "\(error)"))
+            }
+        }
+        recordings = chosen
+        self.problems = problems
+        skippedRecordings = problems.count
+    }
+
+    /// Calls `body` with each selected recording's selected frames, in order; stops after
+    /// `selection.limit` frames. Broken recordings are skipped and recorded.
+    public mutating func forEachRecording(_ body: (Recording, [GazeCaptureFrame]) throws -> Void) rethrows {
+        var taken = 0
+        for (id, _) in recordings {
+            if let limit = selection.limit, taken >= limit { return }
+            let recording: Recording
+            do {
+                recording = try dataset.recording(id)
+            } catch let p as DatasetProblem {
+                problems.append(p)
+                skippedRecordings += 1
+                continue
+            } catch {
+                problems.append(DatasetProblem(dataset.root + "/" + id, "\(error)"))
+                skippedRecordings += 1
+                continue
+            }
+            var frames = selection.validOnly ? recording.frames.filter(\.isValid) : recording.frames
+            if let limit = selection.limit { frames = Array(frames.prefix(limit - taken)) }
+            taken += frames.count
+            try body(recording, frames)
+        }
+    }
+}

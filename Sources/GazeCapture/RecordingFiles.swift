@@ -1,0 +1,193 @@
+import Foundation
+import FovealGeometry
+
+/// A box from GazeCapture's detection files: the face in frame pixels, an eye relative to the
+/// face box's top-left corner.
+public struct DetectionBox: Equatable, Sendable, Codable {
+    public var x: Double, y: Double, width: Double, height: Double
+
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        (self.x, self.y, self.width, self.height) = (x, y, width, height)
+    }
+}
+
+/// The dot the subject looked at: in screen points, and in camera space (the label).
+public struct Dot: Equatable, Sendable, Codable {
+    public var number: Int
+    public var xPts: Double, yPts: Double
+    public var camera: CameraSpacePoint
+    /// Seconds since the dot appeared.
+    public var time: Double
+}
+
+/// One frame of a GazeCapture recording: where its image is and everything the JSON files say
+/// about it. Boxes are nil where GazeCapture marks the detection invalid.
+public struct GazeCaptureFrame: Sendable {
+    public let recordingID: String
+    /// Index in the recording's arrays.
+    public let index: Int
+    public let imagePath: String
+    public let device: String
+    /// "iPhone" or "iPad" (from `DeviceName`), or the family the device table gives.
+    public let family: String
+    public let split: String
+    public let orientation: Orientation
+    /// The active screen area in points (screen.json `W`, `H`).
+    public let screenWidthPts: Double, screenHeightPts: Double
+    public let dot: Dot
+    public let face: DetectionBox?, leftEye: DetectionBox?, rightEye: DetectionBox?
+    /// The face in the 25x25 grid (1-based X, Y as in faceGrid.json).
+    public let faceGrid: DetectionBox?
+
+    /// Face, both eyes and face grid all valid: the frames GazeCapture's published results use.
+    public var isValid: Bool { face != nil && leftEye != nil && rightEye != nil && faceGrid != nil }
+
+    /// The label: where the subject looked, in camera space.
+    public var gaze: CameraSpacePoint { dot.camera }
+}
+
+/// A recording folder's metadata (info.json) and its frames.
+public struct Recording: Sendable {
+    public let id: String
+    public let path: String
+    public let device: String
+    public let family: String
+    public let split: String
+    public let frames: [GazeCaptureFrame]
+}
+
+/// Something in a dataset that could not be used: the file and what is wrong with it.
+public struct DatasetProblem: Error, CustomStringConvertible, Sendable, Equatable {
+    public let path: String
+    public let problem: String
+
+    public init(_ path: String, _ problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String { "\(path): \(problem)" }
+}
+
+/// The family GazeCapture reports a device under.
+public func deviceFamily(_ deviceName: String) -> String {
+    if deviceName.hasPrefix("iPad") { return "iPad" }
+    if deviceName.hasPrefix("iPhone") || deviceName.hasPrefix("iPod") { return "iPhone" }
+    return DeviceTable.builtin[deviceName]?.family ?? "other"
+}
+
+/// Parsing of one recording's JSON files, tolerant of what real exports contain (NaN for
+/// missing numbers, integers where floats are expected) and strict about what would give wrong
+/// labels (missing fields, arrays of different lengths).
+enum RecordingParser {
+    static func load(_ folder: String, id: String) throws -> Recording {
+        let info = try object(folder, "info.json")
+        guard let device = info["DeviceName"] as? String else { throw DatasetProblem(folder + "/info.json", "no DeviceName") }
+        guard let split = info["Dataset"] as? String else { throw DatasetProblem(folder + "/info.json", "no Dataset (train/val/test)") }
+        let names = try fileNames(folder)
+        let count = names.count
+        let face = try boxes(folder, "appleFace.json", count)
+        let left = try boxes(folder, "appleLeftEye.json", count)
+        let right = try boxes(folder, "appleRightEye.json", count)
+        let grid = try boxes(folder, "faceGrid.json", count)
+        let dotFile = try object(folder, "dotInfo.json")
+        let dotNumbers = try numbers(dotFile, "DotNum", folder + "/dotInfo.json", count)
+        let xPts = try numbers(dotFile, "XPts", folder + "/dotInfo.json", count)
+        let yPts = try numbers(dotFile, "YPts", folder + "/dotInfo.json", count)
+        let xCam = try numbers(dotFile, "XCam", folder + "/dotInfo.json", count)
+        let yCam = try numbers(dotFile, "YCam", folder + "/dotInfo.json", count)
+        let time = (try? numbers(dotFile, "Time", folder + "/dotInfo.json", count)) ?? Array(repeating: 0, count: count)
+        let screen = try object(folder, "screen.json")
+        let screenW = try numbers(screen, "W", folder + "/screen.json", count)
+        let screenH = try numbers(screen, "H", folder + "/screen.json", count)
+        let orientation = try numbers(screen, "Orientation", folder + "/screen.json", count)
+        let family = deviceFamily(device)
+        var frames: [GazeCaptureFrame] = []
+        frames.reserveCapacity(count)
+        for i in 0..<count {
+            guard let o = orientation[i].flatMap({ Orientation(rawValue: Int($0)) }) else {
+                throw DatasetProblem(folder + "/screen.json", "Orientation[\(i)] is not 1-4")
+            }
+            // A frame without its label cannot be used at all; that is a broken recording.
+            guard let xc = xCam[i], let yc = yCam[i] else {
+                throw DatasetProblem(folder + "/dotInfo.json", "XCam/YCam[\(i)] is missing")
+            }
+            let dot = Dot(number: Int(dotNumbers[i] ?? -1), xPts: xPts[i] ?? .nan, yPts: yPts[i] ?? .nan,
+                          camera: CameraSpacePoint(xCm: xc, yCm: yc), time: time[i] ?? 0)
+            frames.append(GazeCaptureFrame(
+                recordingID: id, index: i, imagePath: folder + "/frames/" + names[i], device: device, family: family,
+                split: split, orientation: o, screenWidthPts: screenW[i] ?? .nan, screenHeightPts: screenH[i] ?? .nan,
+                dot: dot, face: face[i], leftEye: left[i], rightEye: right[i], faceGrid: grid[i]))
+        }
+        return Recording(id: id, path: folder, device: device, family: family, split: split, frames: frames)
+    }
+
+    /// info.json alone: enough to filter by split and estimate progress.
+    static func info(_ folder: String) throws -> (split: String, totalFrames: Int, device: String) {
+        let info = try object(folder, "info.json")
+        guard let split = info["Dataset"] as? String else { throw DatasetProblem(folder + "/info.json", "no Dataset (train/val/test)") }
+        let total = number(info["TotalFrames"]).map { Int($0) } ?? 0
+        return (split, total, info["DeviceName"] as? String ?? "")
+    }
+
+    static func fileNames(_ folder: String) throws -> [String] {
+        let path = folder + "/frames.json"
+        guard let names = try parse(path) as? [Any] else { throw DatasetProblem(path, "not a JSON array of file names") }
+        return try names.map { name in
+            guard let s = name as? String, !s.contains("/") else { throw DatasetProblem(path, "an entry is not a file name") }
+            return s
+        }
+    }
+
+    static func boxes(_ folder: String, _ file: String, _ count: Int) throws -> [DetectionBox?] {
+        let path = folder + "/" + file
+        let o = try object(folder, file)
+        let (x, y) = (try numbers(o, "X", path, count), try numbers(o, "Y", path, count))
+        let (w, h) = (try numbers(o, "W", path, count), try numbers(o, "H", path, count))
+        let valid = try numbers(o, "IsValid", path, count)
+        return (0..<count).map { i in
+            guard valid[i] == 1, let x = x[i], let y = y[i], let w = w[i], let h = h[i], w > 0, h > 0 else { return nil }
+            return DetectionBox(x: x, y: y, width: w, height: h)
+        }
+    }
+
+    static func object(_ folder: String, _ file: String) throws -> [String: Any] {
+        let path = folder + "/" + file
+        guard let o = try parse(path) as? [String: Any] else { throw DatasetProblem(path, "not a JSON object") }
+        return o
+    }
+
+    /// An array field of `count` numbers; null, NaN and non-numbers read as nil.
+    static func numbers(_ o: [String: Any], _ key: String, _ path: String, _ count: Int) throws -> [Double?] {
+        guard let array = o[key] as? [Any] else { throw DatasetProblem(path, "no array '\(key)'") }
+        guard array.count == count else {
+            throw DatasetProblem(path, "'\(key)' has \(array.count) entries, frames.json has \(count)")
+        }
+        return array.map { number($0).flatMap { $0.isFinite ? $0 : nil } }
+    }
+
+    static func number(_ value: Any?) -> Double? {
+        switch value {
+        case let d as Double: d
+        case let i as Int: Double(i)
+        case let b as Bool: b ? 1 : 0
+        case let n as NSNumber: n.doubleValue
+        default: nil
+        }
+    }
+
+    static func parse(_ path: String) throws -> Any {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DatasetProblem(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "missing")
+        }
+        if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return value }
+        // Exports written by MATLAB or Python carry bare NaN/Infinity, which JSON does not have.
+        let text = String(decoding: data, as: UTF8.self)
+        if text.contains("NaN") || text.contains("Infinity") {
+            let cleaned = text.replacingOccurrences(of: "-Infinity", with: "null")
+                .replacingOccurrences(of: "Infinity", with: "null").replacingOccurrences(of: "NaN", with: "null")
+            if let value = try? JSONSerialization.jsonObject(with: Data(cleaned.utf8), options: [.fragmentsAllowed]) { return value }
+        }
+        throw DatasetProblem(path, "malformed JSON")
+    }
+}
