@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 
-.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean
+.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices
 
 ## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg) if missing.
 deps:
@@ -52,3 +52,8 @@ parity-paper: release venv
 
 clean:
 	rm -rf .build
+
+## devices: regenerate the table compiled into the binary from calibration/devices.csv.
+devices:
+	{ printf '// Generated from calibration/devices.csv by `make devices`: do not edit; a test keeps them equal.\n\nextension DeviceTable {\n    public static let builtinCSV = """\n'; \
+	  cat calibration/devices.csv; printf '"""\n}\n'; } > Sources/FovealGeometry/BuiltinDevices.swift

@@ -22,8 +22,9 @@ let package = Package(
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO"]),
         .target(name: "FovealGeometry"),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
+        .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -32,7 +33,7 @@ let package = Package(
         .testTarget(name: "FovealIOTests", dependencies: ["FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealGeometryTests", dependencies: ["FovealGeometry", "FovealTestSupport"]),
-        .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "FovealTestSupport"]),
+        .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
     ]
 )

@@ -18,6 +18,10 @@ public struct Dot: Equatable, Sendable, Codable {
     public var camera: CameraSpacePoint
     /// Seconds since the dot appeared.
     public var time: Double
+
+    public init(number: Int, xPts: Double, yPts: Double, camera: CameraSpacePoint, time: Double) {
+        (self.number, self.xPts, self.yPts, self.camera, self.time) = (number, xPts, yPts, camera, time)
+    }
 }
 
 /// One frame of a GazeCapture recording: where its image is and everything the JSON files say

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import FovealModel
+import FovealTensor
+import GazeCapture
+
+extension Foveal {
+    struct Eval: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Evaluate a model on a GazeCapture-layout dataset, as the paper's Table 1.",
+            discussion: """
+                Mean Euclidean error in cm between predicted and true (XCam, YCam), per device family \
+                and overall, with median, standard deviation and frame counts. Valid frames are those \
+                with face, both eyes and face grid detected (the frames the published results use). \
+                Unreadable recordings and frames are skipped, counted and named.
+                """)
+
+        enum FrameChoice: String, ExpressibleByArgument, CaseIterable { case valid, all }
+
+        @Option(help: "Dataset folder (GazeCapture layout).")
+        var dataset: String
+
+        @Option(help: "Model weights.")
+        var weights: String
+
+        @Option(help: "Split: train, val, test or all.")
+        var split = "test"
+
+        @Option(help: "Which frames: valid (face, eyes and face grid detected) or all.")
+        var frames: FrameChoice = .valid
+
+        @Option(help: "Evaluate at most N frames.")
+        var limit: Int?
+
+        @Option(help: "Frames per forward pass.")
+        var batch = 16
+
+        @Flag(help: "Write the report as JSON to standard output.")
+        var json = false
+
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+            if batch < 1 { throw ValidationError("--batch must be positive") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                BLAS.configure()
+                let model = try GazeNet(weightsAt: weights)
+                let data = try GazeCaptureDataset(root: dataset)
+                var evaluator = Evaluator(model: model)
+                evaluator.batchSize = batch
+                let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
+                let bar = ProgressBar(label: "eval")
+                let report = try evaluator.run(data, selection, progress: { p in
+                    bar.update(done: p.framesSeen, total: max(p.framesTotal, p.framesSeen),
+                               extra: "(\(p.framesEvaluated) evaluated)")
+                })
+                bar.finish()
+                for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
+                if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                    emit(String(decoding: try encoder.encode(report), as: UTF8.self))
+                } else {
+                    emit("dataset \(dataset), split \(report.split), \(report.frameSelection) frames")
+                    emit("family     frames   mean cm  median cm   std cm")
+                    for (family, s) in report.families.sorted(by: { $0.key < $1.key }) + [("all", report.overall)] {
+                        emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
+                             + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm))
+                    }
+                    emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
+                                report.overall.frames, report.seconds, report.framesPerSecond,
+                                report.skippedFrames, report.skippedRecordings))
+                }
+                if report.overall.frames == 0 { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split)'") }
+            }
+        }
+    }
+}
