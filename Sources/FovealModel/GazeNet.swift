@@ -13,6 +13,8 @@ public struct GazeNet: Sendable {
     public var saliencyHead: Conv2dLayer?
     public let sampler = SaliencySampler()
     public var task: AlexNetRegressor
+    /// Every parameter and buffer in `state_dict` order, shared with the layers.
+    public let parameters: [Parameter]
 
     /// Everything one forward pass produces, for a batch of N frames.
     public struct Output: Sendable {
@@ -35,7 +37,11 @@ public struct GazeNet: Sendable {
             saliencyHead = try Conv2dLayer(p.scope("saliency_head"), in: net.outChannels, out: 1, kernel: 1)
         }
         task = try AlexNetRegressor(p.scope("task"), widths: config.alexWidths, hidden: config.hidden)
+        parameters = p.parameters
     }
+
+    /// The parameter called `name`, if the model has it.
+    public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
 
     /// image: (N, 3, H, W), normalised with the ImageNet mean and std (see `ImageNormalization`).
     public func callAsFunction(_ image: Tensor) -> Output {

@@ -2,8 +2,8 @@ import FovealTensor
 
 /// A convolution layer's parameters and geometry (PyTorch `nn.Conv2d`).
 public struct Conv2dLayer: Sendable {
-    public var weight: Tensor  // (out, in, k, k)
-    public var bias: Tensor?   // (out)
+    public let weight: Parameter   // (out, in, k, k)
+    public let bias: Parameter?    // (out)
     public let stride: Int, padding: Int
 
     public init(_ p: ParameterReader, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,
@@ -17,13 +17,32 @@ public struct Conv2dLayer: Sendable {
 
     /// `relu` fuses the ReLU that follows.
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        Conv2D.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, relu: relu)
+        Conv2D.forward(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, relu: relu)
+    }
+
+    /// Forward for training: caches the input (and the output when a ReLU is fused).
+    public struct Cache { let input: Tensor, output: Tensor? }
+
+    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
+        let y = self(x, relu: relu)
+        return (y, Cache(input: x, output: relu ? y : nil))
+    }
+
+    /// Adds the weight and bias gradients; returns the input's gradient if asked.
+    @discardableResult
+    public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
+        let d = cache.output.map { Elementwise.reluBackward(dy, output: $0) } ?? dy
+        let g = Conv2D.backward(d, input: cache.input, weight: weight.value, stride: stride, padding: padding,
+                                inputGradient: inputGradient)
+        weight.accumulate(g.dWeight)
+        bias?.accumulate(g.dBias)
+        return g.dInput
     }
 }
 
 /// Batch normalisation's parameters and running statistics (PyTorch `nn.BatchNorm2d`).
 public struct BatchNormLayer: Sendable {
-    public var weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor  // each (C)
+    public let weight: Parameter, bias: Parameter, runningMean: Parameter, runningVar: Parameter  // each (C)
 
     public init(_ p: ParameterReader, channels c: Int) throws {
         weight = try p("weight", [c], .normScale)
@@ -34,15 +53,33 @@ public struct BatchNormLayer: Sendable {
 
     /// Inference with the running statistics; `relu` fuses the ReLU that follows.
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        BatchNorm2D.forwardInference(x, runningMean: runningMean, runningVar: runningVar,
-                                     weight: weight, bias: bias, relu: relu)
+        BatchNorm2D.forwardInference(x, runningMean: runningMean.value, runningVar: runningVar.value,
+                                     weight: weight.value, bias: bias.value, relu: relu)
+    }
+
+    public struct Cache { let input: Tensor, statistics: BatchNorm2D.Cache, output: Tensor? }
+
+    /// Training mode: batch statistics, running averages updated.
+    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
+        var (y, statistics) = BatchNorm2D.forwardTraining(x, runningMean: &runningMean.value, runningVar: &runningVar.value,
+                                                          weight: weight.value, bias: bias.value)
+        if relu { y = Elementwise.relu(y) }
+        return (y, Cache(input: x, statistics: statistics, output: relu ? y : nil))
+    }
+
+    public func backward(_ dy: Tensor, _ cache: Cache) -> Tensor {
+        let d = cache.output.map { Elementwise.reluBackward(dy, output: $0) } ?? dy
+        let g = BatchNorm2D.backward(d, input: cache.input, weight: weight.value, cache: cache.statistics)
+        weight.accumulate(g.dWeight)
+        bias.accumulate(g.dBias)
+        return g.dInput
     }
 }
 
 /// A fully connected layer (PyTorch `nn.Linear`).
 public struct LinearLayer: Sendable {
-    public var weight: Tensor  // (out, in)
-    public var bias: Tensor    // (out)
+    public let weight: Parameter  // (out, in)
+    public let bias: Parameter    // (out)
 
     public init(_ p: ParameterReader, in cin: Int, out cout: Int) throws {
         weight = try p("weight", [cout, cin], .weight(fanIn: cin))
@@ -51,6 +88,22 @@ public struct LinearLayer: Sendable {
 
     /// `relu` fuses the ReLU that follows.
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        Linear.forward(x, weight: weight, bias: bias, relu: relu)
+        Linear.forward(x, weight: weight.value, bias: bias.value, relu: relu)
+    }
+
+    public struct Cache { let input: Tensor, output: Tensor? }
+
+    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
+        let y = self(x, relu: relu)
+        return (y, Cache(input: x, output: relu ? y : nil))
+    }
+
+    @discardableResult
+    public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
+        let d = cache.output.map { Elementwise.reluBackward(dy, output: $0) } ?? dy
+        let g = Linear.backward(d, input: cache.input, weight: weight.value, inputGradient: inputGradient)
+        weight.accumulate(g.dWeight)
+        bias.accumulate(g.dBias)
+        return g.dInput
     }
 }

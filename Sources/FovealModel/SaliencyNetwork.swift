@@ -54,3 +54,70 @@ public struct SaliencyNetwork: Sendable {
         return h
     }
 }
+
+extension BasicBlock {
+    public struct Cache {
+        let conv1: Conv2dLayer.Cache, bn1: BatchNormLayer.Cache, conv2: Conv2dLayer.Cache, bn2: BatchNormLayer.Cache
+        let downsample: (Conv2dLayer.Cache, BatchNormLayer.Cache)?
+        let output: Tensor
+    }
+
+    public func train(_ x: Tensor) -> (Tensor, Cache) {
+        let (a, c1) = conv1.train(x)
+        let (b, n1) = bn1.train(a, relu: true)
+        let (c, c2) = conv2.train(b)
+        let (out, n2) = bn2.train(c)
+        var skip = x
+        var down: (Conv2dLayer.Cache, BatchNormLayer.Cache)?
+        if let downsample {
+            let (d, dc) = downsample.conv.train(x)
+            let (s, dn) = downsample.bn.train(d)
+            (skip, down) = (s, (dc, dn))
+        }
+        let y = Elementwise.add(out, skip, relu: true)
+        return (y, Cache(conv1: c1, bn1: n1, conv2: c2, bn2: n2, downsample: down, output: y))
+    }
+
+    public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
+        let d = Elementwise.reluBackward(dy, output: cache.output)
+        let dc = bn2.backward(d, cache.bn2)
+        let db = conv2.backward(dc, cache.conv2)!
+        let da = bn1.backward(db, cache.bn1)
+        let dxMain = conv1.backward(da, cache.conv1, inputGradient: inputGradient)
+        var dxSkip: Tensor? = d
+        if let downsample, let (convCache, bnCache) = cache.downsample {
+            dxSkip = downsample.conv.backward(downsample.bn.backward(d, bnCache), convCache, inputGradient: inputGradient)
+        }
+        guard inputGradient, var dx = dxMain, let dxSkip else { return nil }
+        Elementwise.accumulate(&dx, dxSkip)
+        return dx
+    }
+}
+
+extension SaliencyNetwork {
+    public struct Cache {
+        let conv1: Conv2dLayer.Cache, bn1: BatchNormLayer.Cache, pooled: Tensor, blocks: [BasicBlock.Cache]
+    }
+
+    /// Training forward (BatchNorm with batch statistics).
+    public func train(_ x: Tensor) -> (Tensor, Cache) {
+        let (a, c1) = conv1.train(x)
+        let (b, n1) = bn1.train(a, relu: true)
+        var h = MaxPool2D.forward(b, kernel: 3, stride: 2, padding: 1)
+        let pooledInput = b
+        var caches: [BasicBlock.Cache] = []
+        for block in stages.joined() {
+            let (y, c) = block.train(h)
+            caches.append(c)
+            h = y
+        }
+        return (h, Cache(conv1: c1, bn1: n1, pooled: pooledInput, blocks: caches))
+    }
+
+    public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
+        var d = dy
+        for (block, c) in zip(stages.joined(), cache.blocks).reversed() { d = block.backward(d, c)! }
+        let dPool = MaxPool2D.backward(d, input: cache.pooled, kernel: 3, stride: 2, padding: 1)
+        return conv1.backward(bn1.backward(dPool, cache.bn1), cache.conv1, inputGradient: inputGradient)
+    }
+}

@@ -30,6 +30,17 @@ public struct SaliencySampler: Sendable {
     ///
     /// saliency (N, 1, G, G), summing to 1 per item -> grid (N, outH, outW, 2) of (x, y).
     public func grid(_ saliency: Tensor, outputHeight: Int, outputWidth: Int) -> Tensor {
+        gridWithCache(saliency, outputHeight: outputHeight, outputWidth: outputWidth).grid
+    }
+
+    /// What the grid's backward needs: the three filtered planes per item.
+    public struct GridCache: Sendable {
+        let filtered: [Double]
+        let batch: Int, outputHeight: Int, outputWidth: Int
+    }
+
+    /// `grid`, keeping what `gridBackward` needs.
+    public func gridWithCache(_ saliency: Tensor, outputHeight: Int, outputWidth: Int) -> (grid: Tensor, cache: GridCache) {
         let n = saliency.shape[0], g = gridSize
         precondition(saliency.shape == [n, 1, g, g], "saliency map \(saliency.shape), expected (N,1,\(g),\(g))")
         let padded = ReplicationPad2D.forward(saliency, pad: padding)
@@ -82,7 +93,55 @@ public struct SaliencySampler: Sendable {
                 }
             }
         }
-        return out
+        return (out, GridCache(filtered: filtered, batch: n, outputHeight: outputHeight, outputWidth: outputWidth))
+    }
+
+    /// The gradient of Eqs. 2-3 (and the clamp and resize after them) with respect to the
+    /// saliency map: dGrid (N, outH, outW, 2) -> dSaliency (N, 1, G, G). In Double throughout.
+    public func gridBackward(_ dGrid: Tensor, _ cache: GridCache) -> Tensor {
+        let (n, g, oh, ow) = (cache.batch, gridSize, cache.outputHeight, cache.outputWidth)
+        let cells = g * g, side = g + 2 * padding
+        let rows = BilinearResize.Taps<Double>(input: g, output: oh)
+        let columns = BilinearResize.Taps<Double>(input: g, output: ow)
+        let coordinate = (0..<side).map { Double(Float(($0 - padding)) / Float(g - 1)) }
+        var dFiltered = [Double](repeating: 0, count: n * 3 * cells)
+        var fine = [Double](repeating: 0, count: oh * ow), coarse = [Double](repeating: 0, count: cells)
+        let f = cache.filtered
+        for b in 0..<n {
+            let den = b * 3 * cells
+            for c in 0..<2 {
+                for i in 0..<(oh * ow) { fine[i] = Double(dGrid[flat: (b * oh * ow + i) * 2 + c]) }
+                for i in 0..<cells { coarse[i] = 0 }
+                fine.withUnsafeBufferPointer { src in
+                    coarse.withUnsafeMutableBufferPointer { dst in
+                        BilinearResize.backwardPlane(src.baseAddress!, width: g, rows: rows, columns: columns, into: dst.baseAddress!)
+                    }
+                }
+                let num = den + (c + 1) * cells
+                for i in 0..<cells {
+                    let u = f[num + i] / f[den + i] * 2 - 1
+                    guard u >= -1, u <= 1 else { continue }  // clamped: no gradient, as torch.clamp
+                    dFiltered[num + i] += coarse[i] * 2 / f[den + i]
+                    dFiltered[den + i] -= coarse[i] * 2 * f[num + i] / (f[den + i] * f[den + i])
+                }
+            }
+        }
+        let dWeighted = GaussianFilter.filterBackward(dFiltered, planes: n * 3, height: side, width: side,
+                                                      size: 2 * padding + 1, fwhm: fwhm)
+        var dPadded = Tensor(zeros: [n, 1, side, side])
+        dPadded.withUnsafeMutableBufferPointer { d in
+            for b in 0..<n {
+                for y in 0..<side {
+                    for x in 0..<side {
+                        let at = y * side + x
+                        d[b * side * side + at] = Float(dWeighted[(b * 3) * side * side + at]
+                            + coordinate[x] * dWeighted[(b * 3 + 1) * side * side + at]
+                            + coordinate[y] * dWeighted[(b * 3 + 2) * side * side + at])
+                    }
+                }
+            }
+        }
+        return ReplicationPad2D.backward(dPadded, pad: padding)
     }
 
     /// Resamples `image` (N, C, H, W) on the grid the saliency map makes: (N, C, outH, outW).

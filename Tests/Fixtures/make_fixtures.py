@@ -55,12 +55,27 @@ def float64_outputs(prefix):
     with torch.no_grad():
         out = net((pixels - mean) / std)
     save_file({k: v.float().contiguous() for k, v in out.items()}, prefix + ".f64.safetensors")
+    # The gradients of --grads (MSE to (1.5, -2.5), BatchNorm training mode, dropout off) in float64:
+    # d(loss)/d(grid) jumps where a sample crosses a pixel edge, so float32 rounding of the grid
+    # alone changes the saliency path's gradients by ~1% on a random-noise frame.
+    net.train()
+    for m in net.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    image = ((pixels - mean) / std).requires_grad_(True)
+    target = torch.tensor([[1.5, -2.5]], dtype=torch.float64).expand(pixels.shape[0], 2)
+    loss = F.mse_loss(net(image)["gaze_cm"], target)
+    loss.backward()
+    grads = {"input": image.grad, "loss": loss.detach().reshape(1)}
+    grads.update({k: v.grad for k, v in net.named_parameters()})
+    save_file({k: v.float().contiguous() for k, v in grads.items()}, prefix + ".grads64.safetensors")
 
 
 os.makedirs(os.path.join(here, "model"), exist_ok=True)
 for seed, (name, args) in enumerate(models.items()):
     prefix = os.path.join(here, "model", name)
-    subprocess.run([sys.executable, reference, "--out", prefix, "--seed", str(seed + 11)] + small + args, check=True)
+    subprocess.run([sys.executable, reference, "--out", prefix, "--seed", str(seed + 11), "--grads"] + small + args,
+                   check=True)
     float64_outputs(prefix)
 
 torch.manual_seed(5)
@@ -95,6 +110,18 @@ x = torch.randn(3, 1, 6, 5) * 4
 case("softmax0", input=x, output=F.softmax(x.reshape(3, -1), dim=1).reshape(3, 1, 6, 5))
 x = torch.randn(2, 2, 4, 5)
 case("replicate0", input=x, params=torch.tensor([3]), output=F.pad(x, (3, 3, 3, 3), mode="replicate"))
+# The sampler's grid (Eqs. 2-3, clamp, resize) and its gradient w.r.t. the saliency map, in float64.
+sys.path.insert(0, os.path.dirname(reference))
+import torch_reference as R  # noqa: E402
+
+sampler = R.SaliencySampler().double()
+sampler.kernel = R.gaussian_kernel(61, 13.0).double()[None, None]
+for i, (sharpness, oh, ow) in enumerate([(1.0, 20, 17), (4.0, 31, 31), (0.2, 9, 12)]):
+    s = F.softmax(torch.randn(2, 961, dtype=torch.float64) * sharpness, dim=1).reshape(2, 1, 31, 31).requires_grad_(True)
+    g = sampler.make_grid(s, oh, ow)
+    r = torch.randn_like(g)
+    (g * r).sum().backward()
+    case(f"gridgrad{i}", saliency=s, dgrid=r, grid=g, dsaliency=s.grad, params=torch.tensor([oh, ow]))
 save_file(ops, os.path.join(here, "ops.safetensors"))
 print(f"wrote {len(models)} models and {len({k.split('.')[0] for k in ops})} op cases")
 

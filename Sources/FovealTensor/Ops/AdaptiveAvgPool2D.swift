@@ -36,3 +36,32 @@ public enum AdaptiveAvgPool2D {
         return output
     }
 }
+
+extension AdaptiveAvgPool2D {
+    /// Spreads each output gradient evenly over its window: dOutput (N, C, OH, OW) -> (N, C, H, W).
+    public static func backward(_ dOutput: Tensor, inputHeight h: Int, inputWidth w: Int) -> Tensor {
+        let (n, c, oh, ow) = (dOutput.shape[0], dOutput.shape[1], dOutput.shape[2], dOutput.shape[3])
+        var dInput = Tensor(zeros: [n, c, h, w])
+        let rows = (0..<oh).map { window($0, input: h, output: oh) }
+        let cols = (0..<ow).map { window($0, input: w, output: ow) }
+        dOutput.withUnsafeBufferPointer { dy in
+            dInput.withUnsafeMutableBufferPointer { dx in
+                let (dys, dxs) = (UncheckedSendable(dy.baseAddress!), UncheckedSendable(dx.baseAddress!))
+                parallelChunks(n * c, minimumChunk: 1) { range in
+                    for nc in range {
+                        let grad = dys.value + nc * oh * ow, out = dxs.value + nc * h * w
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                let g = grad[oy * ow + ox] / Float(rows[oy].count * cols[ox].count)
+                                for iy in rows[oy] {
+                                    for ix in cols[ox] { out[iy * w + ix] += g }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dInput
+    }
+}

@@ -55,3 +55,40 @@ public enum BilinearResize {
         }
     }
 }
+
+extension BilinearResize {
+    /// Scatters each output gradient to its four source pixels with the forward's weights:
+    /// dOutput (N, C, OH, OW) -> (N, C, H, W).
+    public static func backward(_ dOutput: Tensor, inputHeight h: Int, inputWidth w: Int) -> Tensor {
+        let (n, c, oh, ow) = (dOutput.shape[0], dOutput.shape[1], dOutput.shape[2], dOutput.shape[3])
+        let ty = Taps<Float>(input: h, output: oh), tx = Taps<Float>(input: w, output: ow)
+        var dInput = Tensor(zeros: [n, c, h, w])
+        dOutput.withUnsafeBufferPointer { dy in
+            dInput.withUnsafeMutableBufferPointer { dx in
+                for nc in 0..<(n * c) {
+                    backwardPlane(dy.baseAddress! + nc * oh * ow, width: w, rows: ty, columns: tx, into: dx.baseAddress! + nc * h * w)
+                }
+            }
+        }
+        return dInput
+    }
+
+    /// The transpose of `resizePlane`, accumulating into `plane`.
+    @inlinable
+    public static func backwardPlane<T: BinaryFloatingPoint>(_ grad: UnsafePointer<T>, width w: Int,
+                                                            rows ty: Taps<T>, columns tx: Taps<T>,
+                                                            into plane: UnsafeMutablePointer<T>) {
+        let ow = tx.lower.count
+        for oy in 0..<ty.lower.count {
+            let r0 = plane + ty.lower[oy] * w, r1 = plane + ty.upper[oy] * w
+            let wy1 = ty.upperWeight[oy], wy0 = 1 - wy1
+            for ox in 0..<ow {
+                let g = grad[oy * ow + ox]
+                let (c0, c1) = (tx.lower[ox], tx.upper[ox])
+                let wx1 = tx.upperWeight[ox], wx0 = 1 - wx1
+                r0[c0] += g * wy0 * wx0; r0[c1] += g * wy0 * wx1
+                r1[c0] += g * wy1 * wx0; r1[c1] += g * wy1 * wx1
+            }
+        }
+    }
+}

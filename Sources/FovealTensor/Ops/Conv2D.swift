@@ -115,3 +115,100 @@ public struct Im2Col: Sendable {
         }
     }
 }
+
+extension Conv2D {
+    /// Gradients of a convolution given the gradient of its output (before any fused ReLU: mask
+    /// with `Elementwise.reluBackward` first). Recomputes the unfolded input instead of caching it.
+    ///
+    /// dOutput (N, M, OH, OW), input (N, C, H, W), weight (M, C, KH, KW)
+    /// -> dInput (N, C, H, W) if asked, dWeight (M, C, KH, KW), dBias (M).
+    public static func backward(_ dOutput: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
+                                inputGradient: Bool = true) -> (dInput: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (m, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let (oh, ow) = (dOutput.shape[2], dOutput.shape[3])
+        let k = c * kh * kw, spatial = oh * ow
+        let geometry = Im2Col(channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                              stride: stride, padding: padding, outH: oh, outW: ow)
+        let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
+        let workers = max(1, min(Engine.threads, n))
+        // Each worker sums its images' weight gradients into its own buffer; the buffers are added at the end.
+        var partialWeight = [Float](repeating: 0, count: workers * m * k)
+        var dBias = Tensor(zeros: [m])
+        var dInput = inputGradient ? Tensor(zeros: input.shape) : nil
+        var dInputStorage = dInput ?? Tensor(zeros: [0])
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { wt in
+                dOutput.withUnsafeBufferPointer { dy in
+                    partialWeight.withUnsafeMutableBufferPointer { pw in
+                        dInputStorage.withUnsafeMutableBufferPointer { dx in
+                            let (xs, ws, dys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(wt.baseAddress!), UncheckedSendable(dy.baseAddress!))
+                            let (pws, dxs) = (UncheckedSendable(pw.baseAddress!), UncheckedSendable(dx.baseAddress))
+                            parallelFor(workers) { worker in
+                                let col = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * spatial)
+                                let dCol = inputGradient && !direct ? UnsafeMutablePointer<Float>.allocate(capacity: k * spatial) : nil
+                                defer { col?.deallocate(); dCol?.deallocate() }
+                                for b in (n * worker / workers)..<(n * (worker + 1) / workers) {
+                                    let image = xs.value + b * c * h * w, grad = dys.value + b * m * spatial
+                                    if let col { geometry.unfold(image, columns: 0..<spatial, into: col) }
+                                    let unfolded = col.map { UnsafePointer($0) } ?? image
+                                    BLAS.gemm(transposeB: true, m: m, n: k, k: spatial, a: grad, b: unfolded,
+                                              beta: 1, c: pws.value + worker * m * k)
+                                    guard inputGradient, let dxBase = dxs.value else { continue }
+                                    let target = dxBase + b * c * h * w
+                                    if let dCol {
+                                        BLAS.gemm(transposeA: true, m: k, n: spatial, k: m, a: ws.value, b: grad, c: dCol)
+                                        geometry.fold(dCol, into: target)
+                                    } else {
+                                        BLAS.gemm(transposeA: true, m: k, n: spatial, k: m, a: ws.value, b: grad, beta: 1, c: target)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                dBias.withUnsafeMutableBufferPointer { db in
+                    dOutput.withUnsafeBufferPointer { dy in
+                        for b in 0..<n {
+                            for ch in 0..<m {
+                                let row = dy.baseAddress! + (b * m + ch) * spatial
+                                var s: Float = 0
+                                for i in 0..<spatial { s += row[i] }
+                                db[ch] += s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var dWeight = Tensor(zeros: weight.shape)
+        dWeight.withUnsafeMutableBufferPointer { dw in
+            for worker in 0..<workers {
+                for i in 0..<(m * k) { dw[i] += partialWeight[worker * m * k + i] }
+            }
+        }
+        if inputGradient { dInput = dInputStorage }
+        return (dInput, dWeight, dBias)
+    }
+}
+
+extension Im2Col {
+    /// The transpose of `unfold` over all columns: adds each unfolded entry back onto the input
+    /// pixel it came from (the input gradient of a convolution). `image` is accumulated into.
+    public func fold(_ col: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let spatial = outH * outW
+        for row in 0..<(channels * kernelH * kernelW) {
+            let ch = row / (kernelH * kernelW), ki = (row / kernelW) % kernelH, kj = row % kernelW
+            let plane = image + ch * height * width
+            let src = col + row * spatial
+            let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
+            let hi = min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
+            for oy in 0..<outH {
+                let iy = oy * stride - padding + ki
+                guard iy >= 0, iy < height else { continue }
+                let line = plane + iy * width - padding + kj, values = src + oy * outW
+                for ox in lo..<hi { line[ox * stride] += values[ox] }
+            }
+        }
+    }
+}

@@ -44,3 +44,49 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension Elementwise {
+    /// ReLU's backward from its output: dx = dy where y > 0, else 0.
+    public static func reluBackward(_ dOutput: Tensor, output: Tensor) -> Tensor {
+        var dx = dOutput
+        output.withUnsafeBufferPointer { y in
+            dx.withUnsafeMutableBufferPointer { d in
+                for i in 0..<d.count where y[i] <= 0 { d[i] = 0 }
+            }
+        }
+        return dx
+    }
+
+    /// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
+    /// Returns the output and the mask (0 or 1/(1-p)) that backward multiplies by.
+    public static func dropout(_ x: Tensor, p: Float, rng: inout SplitMix64) -> (output: Tensor, mask: Tensor) {
+        var mask = Tensor(zeros: x.shape)
+        let keep = 1 / (1 - p)
+        mask.withUnsafeMutableBufferPointer { m in
+            for i in 0..<m.count { m[i] = rng.uniform(0, 1) >= p ? keep : 0 }
+        }
+        return (multiply(x, mask), mask)
+    }
+
+    /// a * b, same shapes.
+    public static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "multiply: \(a.shape) vs \(b.shape)")
+        var out = a
+        b.withUnsafeBufferPointer { bp in
+            out.withUnsafeMutableBufferPointer { op in
+                for i in 0..<op.count { op[i] *= bp[i] }
+            }
+        }
+        return out
+    }
+
+    /// a += b, same shapes (gradient accumulation).
+    public static func accumulate(_ a: inout Tensor, _ b: Tensor) {
+        precondition(a.shape == b.shape, "accumulate: \(a.shape) vs \(b.shape)")
+        b.withUnsafeBufferPointer { bp in
+            a.withUnsafeMutableBufferPointer { ap in
+                for i in 0..<ap.count { ap[i] += bp[i] }
+            }
+        }
+    }
+}

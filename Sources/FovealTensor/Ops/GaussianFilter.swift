@@ -56,3 +56,38 @@ public enum GaussianFilter {
         return output
     }
 }
+
+extension GaussianFilter {
+    /// The transpose of `filter`: planes * (H-K+1) * (W-K+1) gradients -> planes * H * W.
+    public static func filterBackward(_ grad: [Double], planes: Int, height h: Int, width w: Int,
+                                      size: Int, fwhm: Double) -> [Double] {
+        let g = kernel1D(size: size, fwhm: fwhm)
+        let (oh, ow) = (h - size + 1, w - size + 1)
+        var input = [Double](repeating: 0, count: planes * h * w)
+        var rows = [Double](repeating: 0, count: h * ow)
+        for p in 0..<planes {
+            for i in 0..<rows.count { rows[i] = 0 }
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let d = grad[p * oh * ow + oy * ow + ox]
+                    for k in 0..<size { rows[(oy + k) * ow + ox] += g[k] * d }
+                }
+            }
+            for iy in 0..<h {
+                for ox in 0..<ow {
+                    let d = rows[iy * ow + ox]
+                    for k in 0..<size { input[p * h * w + iy * w + ox + k] += g[k] * d }
+                }
+            }
+        }
+        return input
+    }
+
+    /// Tensor form of `filterBackward`.
+    public static func backward(_ dOutput: Tensor, size: Int, fwhm: Double) -> Tensor {
+        let (n, c, oh, ow) = (dOutput.shape[0], dOutput.shape[1], dOutput.shape[2], dOutput.shape[3])
+        let (h, w) = (oh + size - 1, ow + size - 1)
+        let d = filterBackward(dOutput.values.map(Double.init), planes: n * c, height: h, width: w, size: size, fwhm: fwhm)
+        return Tensor(shape: [n, c, h, w], values: d.map(Float.init))
+    }
+}

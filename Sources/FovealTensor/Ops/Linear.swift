@@ -45,3 +45,29 @@ public enum Linear {
         return output
     }
 }
+
+extension Linear {
+    /// dOutput (N, OUT), input (N, IN), weight (OUT, IN) -> dInput (N, IN), dWeight (OUT, IN), dBias (OUT).
+    public static func backward(_ dOutput: Tensor, input: Tensor, weight: Tensor, inputGradient: Bool = true)
+        -> (dInput: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        let n = input.shape[0], inFeatures = input.count / max(1, n), outFeatures = weight.shape[0]
+        var dWeight = Tensor(uninitialized: weight.shape), dBias = Tensor(zeros: [outFeatures])
+        var dInput: Tensor? = inputGradient ? Tensor(uninitialized: [n, inFeatures]) : nil
+        dOutput.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                dWeight.withUnsafeMutableBufferPointer { dw in
+                    BLAS.gemm(transposeA: true, m: outFeatures, n: inFeatures, k: n, a: dy.baseAddress!, b: x.baseAddress!, c: dw.baseAddress!)
+                }
+                weight.withUnsafeBufferPointer { wt in
+                    dInput?.withUnsafeMutableBufferPointer { dx in
+                        BLAS.gemm(m: n, n: inFeatures, k: outFeatures, a: dy.baseAddress!, b: wt.baseAddress!, c: dx.baseAddress!)
+                    }
+                }
+            }
+            dBias.withUnsafeMutableBufferPointer { db in
+                for r in 0..<n { for o in 0..<outFeatures { db[o] += dy[r * outFeatures + o] } }
+            }
+        }
+        return (dInput?.reshaped(input.shape), dWeight, dBias)
+    }
+}

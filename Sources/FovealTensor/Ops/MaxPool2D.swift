@@ -40,3 +40,39 @@ public enum MaxPool2D {
         return output
     }
 }
+
+extension MaxPool2D {
+    /// Routes each output gradient to the first maximum of its window (PyTorch's choice).
+    public static func backward(_ dOutput: Tensor, input: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (oh, ow) = (dOutput.shape[2], dOutput.shape[3])
+        var dInput = Tensor(zeros: input.shape)
+        input.withUnsafeBufferPointer { x in
+            dOutput.withUnsafeBufferPointer { dy in
+                dInput.withUnsafeMutableBufferPointer { dx in
+                    let (xs, dys, dxs) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(dy.baseAddress!), UncheckedSendable(dx.baseAddress!))
+                    parallelChunks(n * c, minimumChunk: 4) { range in
+                        for nc in range {
+                            let plane = xs.value + nc * h * w, grad = dys.value + nc * oh * ow, out = dxs.value + nc * h * w
+                            for oy in 0..<oh {
+                                let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
+                                for ox in 0..<ow {
+                                    let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
+                                    var best = -Float.infinity, at = y0 * w + x0
+                                    for iy in y0..<y1 {
+                                        for ix in x0..<x1 where plane[iy * w + ix] > best {
+                                            best = plane[iy * w + ix]
+                                            at = iy * w + ix
+                                        }
+                                    }
+                                    out[at] += grad[oy * ow + ox]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dInput
+    }
+}

@@ -26,3 +26,23 @@ public enum Softmax {
         return output
     }
 }
+
+extension Softmax {
+    /// dx = y * (dy - sum(dy * y)) per item, from the forward's output y.
+    public static func backward(_ dOutput: Tensor, output: Tensor) -> Tensor {
+        let n = output.shape[0], size = output.count / max(1, n)
+        var dInput = Tensor(uninitialized: output.shape)
+        output.withUnsafeBufferPointer { y in
+            dOutput.withUnsafeBufferPointer { dy in
+                dInput.withUnsafeMutableBufferPointer { dx in
+                    for b in 0..<n {
+                        var dot: Double = 0
+                        for i in 0..<size { dot += Double(dy[b * size + i] * y[b * size + i]) }
+                        for i in 0..<size { dx[b * size + i] = y[b * size + i] * (dy[b * size + i] - Float(dot)) }
+                    }
+                }
+            }
+        }
+        return dInput
+    }
+}
