@@ -22,7 +22,7 @@ extension GazeNet {
     /// What a training forward pass keeps for backward.
     public struct TrainingCache {
         let settings: TrainingSettings
-        let image: Tensor
+        let image: any GazeNetInput
         let saliency: (low: (Int, Int), features: Tensor, network: SaliencyNetwork.Cache, head: Conv2dLayer.Cache,
                        logitsSize: (Int, Int), map: Tensor)?
         let grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
@@ -32,15 +32,14 @@ extension GazeNet {
     }
 
     /// The training forward pass: the same outputs as `callAsFunction`, plus the cache.
-    public func trainForward(_ image: Tensor, _ settings: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
-        let (h, w) = (image.shape[2], image.shape[3])
+    public func trainForward(_ image: some GazeNetInput, _ settings: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
         var saliencyCache: TrainingCache.SaliencyCache?
         var gridCache: (Tensor, SaliencySampler.GridCache)?
         var map: Tensor?
         var j: Tensor
         if config.sampler, let saliency, let saliencyHead {
             if settings.trainSaliency {
-                let low = AdaptiveAvgPool2D.forward(image, outputHeight: config.saliencySize, outputWidth: config.saliencySize)
+                let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
                 let (features, networkCache) = saliency.train(low)
                 let (logits, headCache) = saliencyHead.train(Elementwise.relu(features))
                 let g = sampler.gridSize
@@ -54,7 +53,7 @@ extension GazeNet {
             }
             let (grid, cache) = sampler.gridWithCache(map!, outputHeight: config.taskSize, outputWidth: config.taskSize)
             gridCache = (grid, cache)
-            j = GridSample.forward(image, grid: grid)
+            j = image.sampled(on: grid)
         } else {
             j = uniformDownsample(image)
         }
@@ -67,7 +66,6 @@ extension GazeNet {
         let squashed = Elementwise.sigmoid(z)
         let range = Float(config.rangeCm)
         let gaze = Elementwise.map(squashed) { ($0 * 2 - 1) * range }
-        _ = (h, w)
         let output = Output(saliency: map, grid: gridCache?.0, resampled: resampled, gazeCm: gaze)
         return (output, TrainingCache(settings: settings, image: image, saliency: saliencyCache,
                                       grid: gridCache.map { ($0.0, $0.1) }, resampled: resampled, task: taskCache,
@@ -89,7 +87,9 @@ extension GazeNet {
         }
         let needResampled = settings.inputGradient || (config.sampler && settings.trainSaliency)
         guard var dj = task.backward(dz, cache.task, inputGradient: needResampled) else { return nil }
-        let (h, w) = (cache.image.shape[2], cache.image.shape[3])
+        let (h, w) = (cache.image.frameHeight, cache.image.frameWidth)
+        // The image's own gradient exists only for a tensor input (tests).
+        let imageTensor = settings.inputGradient ? cache.image as? Tensor : nil
         if let side = settings.blurSide {
             dj = AdaptiveAvgPool2D.backward(BilinearResize.backward(dj, inputHeight: side, inputWidth: side),
                                             inputHeight: config.taskSize, inputWidth: config.taskSize)
@@ -97,7 +97,12 @@ extension GazeNet {
         guard config.sampler, let (grid, gridCache) = cache.grid else {
             return AdaptiveAvgPool2D.backward(dj, inputHeight: h, inputWidth: w)
         }
-        let (dImage, dGrid) = GridSample.backward(dj, input: cache.image, grid: grid, inputGradient: settings.inputGradient)
+        var dImage: Tensor?, dGrid: Tensor
+        if let imageTensor {
+            (dImage, dGrid) = GridSample.backward(dj, input: imageTensor, grid: grid, inputGradient: true)
+        } else {
+            dGrid = cache.image.gridGradient(dj, grid: grid)
+        }
         guard let s = cache.saliency, let saliency, let saliencyHead else { return dImage }
         let g = sampler.gridSize, n = dGaze.shape[0]
         let dMap = sampler.gridBackward(dGrid, gridCache)

@@ -43,8 +43,9 @@ public struct GazeNet: Sendable {
     /// The parameter called `name`, if the model has it.
     public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
 
-    /// image: (N, 3, H, W), normalised with the ImageNet mean and std (see `ImageNormalization`).
-    public func callAsFunction(_ image: Tensor) -> Output {
+    /// image: (N, 3, H, W) normalised with the ImageNet mean and std, or 8-bit frames
+    /// (see `ImageNormalization`).
+    public func callAsFunction(_ image: some GazeNetInput) -> Output {
         guard config.sampler else {
             let j = uniformDownsample(image)
             return Output(resampled: j, gazeCm: head(j))
@@ -55,9 +56,9 @@ public struct GazeNet: Sendable {
     }
 
     /// f_s: the softmax-normalised saliency map (N, 1, 31, 31) of the frame's low-resolution copy.
-    public func saliencyMap(_ image: Tensor) -> Tensor {
+    public func saliencyMap(_ image: some GazeNetInput) -> Tensor {
         guard let saliency, let saliencyHead else { preconditionFailure("saliencyMap on a model without sampler") }
-        let low = AdaptiveAvgPool2D.forward(image, outputHeight: config.saliencySize, outputWidth: config.saliencySize)
+        let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
         let logits = saliencyHead(Elementwise.relu(saliency(low)))
         let g = sampler.gridSize
         let map = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
@@ -65,13 +66,14 @@ public struct GazeNet: Sendable {
     }
 
     /// g(I, S): the frame resampled at the task size on the saliency map's grid.
-    public func resample(_ image: Tensor, saliency s: Tensor) -> (resampled: Tensor, grid: Tensor) {
-        sampler(image, saliency: s, outputHeight: config.taskSize, outputWidth: config.taskSize)
+    public func resample(_ image: some GazeNetInput, saliency s: Tensor) -> (resampled: Tensor, grid: Tensor) {
+        let grid = sampler.grid(s, outputHeight: config.taskSize, outputWidth: config.taskSize)
+        return (image.sampled(on: grid), grid)
     }
 
     /// The baseline's input: the frame area-averaged to the task size.
-    public func uniformDownsample(_ image: Tensor) -> Tensor {
-        AdaptiveAvgPool2D.forward(image, outputHeight: config.taskSize, outputWidth: config.taskSize)
+    public func uniformDownsample(_ image: some GazeNetInput) -> Tensor {
+        image.areaAveraged(height: config.taskSize, width: config.taskSize)
     }
 
     /// f_t and the output squashing: (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.

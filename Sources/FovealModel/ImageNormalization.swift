@@ -28,4 +28,15 @@ public enum ImageNormalization {
         }
         return out
     }
+
+    /// Frames of one size -> 8-bit batch with the normalisation attached (the fast path).
+    public static func pixelBatch(_ images: [RGBImage]) throws -> PixelBatch {
+        guard let first = images.first else { throw ModelError.badInput("no images to normalise") }
+        guard images.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
+            throw ModelError.badInput("frames of one batch differ in size")
+        }
+        return PixelBatch(count: images.count, height: first.height, width: first.width,
+                          bytes: images.count == 1 ? first.pixels : images.flatMap(\.pixels),
+                          scale: std.map { 1 / (255 * $0) }, offset: zip(mean, std).map { -$0 / $1 })
+    }
 }

@@ -43,6 +43,28 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public static let paper = ModelConfig(taskSize: 227, saliencySize: 227, depth: 10, saliencyWidth: 64,
                                           alexWidths: [64, 192, 384, 256, 256], hidden: 4096)
 
+    /// Foveal's compact model, small enough to train on two CPU cores: a 96-pixel task input and a
+    /// 64-pixel saliency input, narrow widths (the training pilots' configuration; 0.6 M parameters).
+    public static let compact = ModelConfig(taskSize: 96, saliencySize: 64, depth: 10, saliencyWidth: 16,
+                                            alexWidths: [24, 48, 64, 64, 48], hidden: 256)
+
+    /// A named preset ("paper", "compact") or a JSON file with the reference's fields.
+    public static func named(_ nameOrPath: String) throws -> ModelConfig {
+        switch nameOrPath {
+        case "paper": return .paper
+        case "compact": return .compact
+        default:
+            guard let data = FileManager.default.contents(atPath: nameOrPath) else {
+                throw ModelError.badConfig("\(nameOrPath): not 'paper', 'compact' or a readable JSON file")
+            }
+            do {
+                return try decode(json: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw ModelError.badConfig("\(nameOrPath): \(error)")
+            }
+        }
+    }
+
     /// Checks that the numbers describe a network that can run; names the first bad field.
     public func validate() throws {
         func bad(_ problem: String) -> ModelError { .badConfig(problem) }

@@ -62,10 +62,41 @@ public struct Progress: Sendable {
 /// Offline evaluation as in the paper's Table 1: predict every selected frame, compare with the
 /// dot's camera-space position, report per device family.
 public struct Evaluator {
-    public let model: GazeNet
+    /// What predicts: a model, or one point for every frame (the constant baselines of Table 1).
+    public enum Predictor: Sendable {
+        case model(GazeNet)
+        case constant(CameraSpacePoint)
+        /// One point per device family (the best constant predictor of each family).
+        case constantPerFamily([String: CameraSpacePoint])
+    }
+
+    public let predictor: Predictor
     public var batchSize = 16
 
-    public init(model: GazeNet) { self.model = model }
+    public init(model: GazeNet) { predictor = .model(model) }
+
+    public init(constant: CameraSpacePoint) { predictor = .constant(constant) }
+
+    public init(predictor: Predictor) { self.predictor = predictor }
+
+    /// The mean label of the valid frames of `split`: the best constant predictor under squared error.
+    public static func meanLabel(_ dataset: GazeCaptureDataset, split: String = "train") -> CameraSpacePoint? {
+        meanLabels(dataset, split: split, perFamily: false)["all"]
+    }
+
+    /// The mean label of each device family's valid frames in `split` (or of all, under "all").
+    public static func meanLabels(_ dataset: GazeCaptureDataset, split: String = "train", perFamily: Bool = true) -> [String: CameraSpacePoint] {
+        var walk = FrameWalk(dataset, FrameSelection(split: split, validOnly: true))
+        var sums: [String: (Double, Double, Int)] = [:]
+        walk.forEachRecording { _, frames in
+            for f in frames {
+                let key = perFamily ? f.family : "all"
+                let s = sums[key] ?? (0, 0, 0)
+                sums[key] = (s.0 + f.gaze.xCm, s.1 + f.gaze.yCm, s.2 + 1)
+            }
+        }
+        return sums.mapValues { CameraSpacePoint(xCm: $0.0 / Double($0.2), yCm: $0.1 / Double($0.2)) }
+    }
 
     /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output);
     /// `progress` is called after each batch.
@@ -90,10 +121,19 @@ public struct Evaluator {
                 }
                 // Frames of one batch must share a size (orientation can change mid-recording).
                 for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
-                    let output = model(try ImageNormalization.tensor(group.map(\.1)))
+                    let gaze: [CameraSpacePoint]
+                    switch predictor {
+                    case .model(let model):
+                        let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
+                        gaze = group.indices.map { CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * $0]),
+                                                                    yCm: Double(output.gazeCm[flat: 2 * $0 + 1])) }
+                    case .constant(let point):
+                        gaze = Array(repeating: point, count: group.count)
+                    case .constantPerFamily(let points):
+                        gaze = group.map { points[$0.0.family] ?? CameraSpacePoint(xCm: 0, yCm: 0) }
+                    }
                     for (i, (frame, _)) in group.enumerated() {
-                        let predicted = CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * i]),
-                                                         yCm: Double(output.gazeCm[flat: 2 * i + 1]))
+                        let predicted = gaze[i]
                         errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
                         onFrame(frame, predicted)
                     }

@@ -35,21 +35,32 @@ public enum GaussianFilter {
         let g = kernel1D(size: size, fwhm: fwhm)
         let (oh, ow) = (h - size + 1, w - size + 1)
         var output = [Double](repeating: 0, count: planes * oh * ow)
-        var rows = [Double](repeating: 0, count: h * ow)  // after the horizontal pass
-        for p in 0..<planes {
-            let plane = p * h * w, out = p * oh * ow
-            for iy in 0..<h {
-                for ox in 0..<ow {
-                    var s = 0.0
-                    for k in 0..<size { s += g[k] * input[plane + iy * w + ox + k] }
-                    rows[iy * ow + ox] = s
-                }
-            }
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var s = 0.0
-                    for k in 0..<size { s += g[k] * rows[(oy + k) * ow + ox] }
-                    output[out + oy * ow + ox] = s
+        input.withUnsafeBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst in
+                let (x, y) = (UncheckedSendable(src.baseAddress!), UncheckedSendable(dst.baseAddress!))
+                parallelChunks(planes) { range in
+                    // Taps outermost, positions innermost: each step is a vectorisable a*x+y over a row.
+                    let rows = UnsafeMutablePointer<Double>.allocate(capacity: h * ow)  // after the horizontal pass
+                    defer { rows.deallocate() }
+                    for p in range {
+                        let plane = x.value + p * h * w, out = y.value + p * oh * ow
+                        rows.update(repeating: 0, count: h * ow)
+                        for iy in 0..<h {
+                            let row = rows + iy * ow, source = plane + iy * w
+                            for k in 0..<size {
+                                let gk = g[k], shifted = source + k
+                                for ox in 0..<ow { row[ox] += gk * shifted[ox] }
+                            }
+                        }
+                        out.update(repeating: 0, count: oh * ow)
+                        for oy in 0..<oh {
+                            let line = out + oy * ow
+                            for k in 0..<size {
+                                let gk = g[k], source = rows + (oy + k) * ow
+                                for ox in 0..<ow { line[ox] += gk * source[ox] }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -64,19 +75,29 @@ extension GaussianFilter {
         let g = kernel1D(size: size, fwhm: fwhm)
         let (oh, ow) = (h - size + 1, w - size + 1)
         var input = [Double](repeating: 0, count: planes * h * w)
-        var rows = [Double](repeating: 0, count: h * ow)
-        for p in 0..<planes {
-            for i in 0..<rows.count { rows[i] = 0 }
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let d = grad[p * oh * ow + oy * ow + ox]
-                    for k in 0..<size { rows[(oy + k) * ow + ox] += g[k] * d }
-                }
-            }
-            for iy in 0..<h {
-                for ox in 0..<ow {
-                    let d = rows[iy * ow + ox]
-                    for k in 0..<size { input[p * h * w + iy * w + ox + k] += g[k] * d }
+        grad.withUnsafeBufferPointer { src in
+            input.withUnsafeMutableBufferPointer { dst in
+                let (dy, dx) = (UncheckedSendable(src.baseAddress!), UncheckedSendable(dst.baseAddress!))
+                parallelChunks(planes) { range in
+                    let rows = UnsafeMutablePointer<Double>.allocate(capacity: h * ow)
+                    defer { rows.deallocate() }
+                    for p in range {
+                        rows.update(repeating: 0, count: h * ow)
+                        for oy in 0..<oh {
+                            let d = dy.value + p * oh * ow + oy * ow
+                            for k in 0..<size {
+                                let gk = g[k], target = rows + (oy + k) * ow
+                                for ox in 0..<ow { target[ox] += gk * d[ox] }
+                            }
+                        }
+                        for iy in 0..<h {
+                            let d = rows + iy * ow, target = dx.value + p * h * w + iy * w
+                            for k in 0..<size {
+                                let gk = g[k], shifted = target + k
+                                for ox in 0..<ow { shifted[ox] += gk * d[ox] }
+                            }
+                        }
+                    }
                 }
             }
         }

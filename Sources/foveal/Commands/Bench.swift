@@ -3,6 +3,7 @@ import Foundation
 import FovealIO
 import FovealModel
 import FovealTensor
+import FovealTraining
 
 extension Foveal {
     struct Bench: ParsableCommand {
@@ -17,7 +18,7 @@ extension Foveal {
         @Option(help: "Model weights to benchmark.")
         var weights: String?
 
-        @Option(help: "Model configuration instead of weights: 'paper' or a JSON file (random weights).")
+        @Option(help: "Model configuration instead of weights: 'paper', 'compact' or a JSON file (random weights).")
         var config: String?
 
         @Option(help: "Frame size WIDTHxHEIGHT.")
@@ -35,6 +36,15 @@ extension Foveal {
         @Flag(help: "Print the report as one JSON object.")
         var json = false
 
+        @Flag(help: "Measure training instead: forward, backward and an Adam step on --batch frames.")
+        var train = false
+
+        @Flag(help: "With --train: the saliency path frozen (no backward through it).")
+        var frozenSaliency = false
+
+        @Flag(help: "With --config: the plain-AlexNet baseline (no saliency sampler).")
+        var noSampler = false
+
         func validate() throws {
             if (weights == nil) == (config == nil) { throw ValidationError("give exactly one of --weights and --config") }
             if parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
@@ -49,6 +59,7 @@ extension Foveal {
                 var rng = SplitMix64(seed: 7)
                 let frame = RGBImage(width: width, height: height,
                                      pixels: (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                if train { return try benchTraining(model, frame) }
 
                 var stages = StageClock()
                 for _ in 0..<3 { _ = stages.run(model, frame) }  // warm-up: caches, page-ins, BLAS buffers
@@ -60,10 +71,10 @@ extension Foveal {
                     latencies.append(now() - start)
                 }
                 let frames = [RGBImage](repeating: frame, count: batch)
-                _ = model(try ImageNormalization.tensor(frames))
+                _ = model(try ImageNormalization.pixelBatch(frames))
                 let rounds = max(2, iterations / batch)
                 let batchStart = now()
-                for _ in 0..<rounds { _ = model(try ImageNormalization.tensor(frames)) }
+                for _ in 0..<rounds { _ = model(try ImageNormalization.pixelBatch(frames)) }
                 let throughput = Double(rounds * batch) / (now() - batchStart)
 
                 latencies.sort()
@@ -92,18 +103,52 @@ extension Foveal {
             }
         }
 
+        /// Training steps on one in-memory batch: the network's cost, without data loading.
+        private func benchTraining(_ model: GazeNet, _ frame: RGBImage) throws {
+            let frames = try ImageNormalization.pixelBatch([RGBImage](repeating: frame, count: batch))
+            let targets = Tensor(shape: [batch, 2], values: (0..<(2 * batch)).map { Float($0 % 7) - 3 })
+            var settings = GazeNet.TrainingSettings()
+            settings.trainSaliency = model.config.sampler && !frozenSaliency
+            let optimizer = Optimizer(.adam)
+            let parameters = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
+            var rng = SplitMix64(seed: 3)
+            var forward = 0.0, backward = 0.0, update = 0.0
+            func step() {
+                var t = now()
+                model.zeroGradients()
+                let (output, cache) = model.trainForward(frames, settings, rng: &rng)
+                let (_, dGaze) = meanSquaredError(output.gazeCm, targets)
+                forward += now() - t; t = now()
+                model.backward(dGaze, cache)
+                backward += now() - t; t = now()
+                optimizer.step(parameters) { _ in 1e-4 }
+                update += now() - t
+            }
+            step()
+            (forward, backward, update) = (0, 0, 0)
+            let start = now()
+            for _ in 0..<iterations { step() }
+            let seconds = now() - start
+            let imagesPerSecond = Double(batch * iterations) / seconds
+            let perStep = { (x: Double) in x * 1000 / Double(iterations) }
+            if json {
+                emit(jsonLine(["mode": "train", "config": config ?? weights!, "size": size, "batch": batch,
+                               "frozen_saliency": !settings.trainSaliency, "images_per_second": imagesPerSecond,
+                               "step_ms": ["forward": perStep(forward), "backward": perStep(backward), "update": perStep(update)],
+                               "peak_rss_mb": peakResidentMB()]))
+            } else {
+                emit("training   \(config ?? weights!), \(size) frames, batch \(batch)\(settings.trainSaliency ? "" : ", saliency frozen")")
+                emit(String(format: "throughput %.1f images/s (%d steps)", imagesPerSecond, iterations))
+                emit(String(format: "step       forward %.0f ms  backward %.0f ms  update %.0f ms", perStep(forward), perStep(backward), perStep(update)))
+                emit(String(format: "peak RSS   %.0f MB", peakResidentMB()))
+            }
+        }
+
         private func loadModel() throws -> GazeNet {
             if let weights { return try GazeNet(weightsAt: weights) }
-            if config == "paper" { return try GazeNet(config: .paper, seed: 1) }
-            let path = config!
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CommandFailure("\(path): cannot read (expected 'paper' or a JSON configuration file)")
-            }
-            do {
-                return try GazeNet(config: ModelConfig.decode(json: String(decoding: data, as: UTF8.self)), seed: 1)
-            } catch {
-                throw CommandFailure("\(path): \(error)")
-            }
+            var modelConfig = try ModelConfig.named(config!)
+            if noSampler { modelConfig.sampler = false }
+            return try GazeNet(config: modelConfig, seed: 1)
         }
     }
 }
@@ -119,7 +164,7 @@ struct StageClock {
             seconds[stage]! += t1 - t
             t = t1
         }
-        let image = try! ImageNormalization.tensor([frame])  // one frame: cannot fail
+        let image = try! ImageNormalization.pixelBatch([frame])  // one frame: cannot fail
         lap("normalise")
         let j: Tensor
         if model.config.sampler {

@@ -20,8 +20,11 @@ extension Foveal {
         @Option(help: "Dataset folder (GazeCapture layout).")
         var dataset: String
 
-        @Option(help: "Model weights.")
-        var weights: String
+        @Option(help: "Model weights (default: the shipped model).")
+        var weights: String?
+
+        @Option(help: "Instead of a model, a constant baseline: 'mean' predicts the train split's mean label, 'family-mean' each family's.")
+        var baseline: String?
 
         @Option(help: "Split: train, val, test or all.")
         var split = "test"
@@ -41,14 +44,25 @@ extension Foveal {
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if batch < 1 { throw ValidationError("--batch must be positive") }
+            if weights != nil && baseline != nil { throw ValidationError("give --weights or --baseline, not both") }
+            if let baseline, !["mean", "family-mean"].contains(baseline) { throw ValidationError("--baseline takes 'mean' or 'family-mean'") }
         }
 
         func run() throws {
             try reportingErrors {
                 BLAS.configure()
-                let model = try GazeNet(weightsAt: weights)
                 let data = try GazeCaptureDataset(root: dataset)
-                var evaluator = Evaluator(model: model)
+                var evaluator: Evaluator
+                if baseline == nil {
+                    evaluator = Evaluator(model: try GazeNet(weightsAt: try ShippedModel.resolve(weights)))
+                } else {
+                    let means = Evaluator.meanLabels(data, perFamily: baseline == "family-mean")
+                    guard !means.isEmpty else { throw CommandFailure("\(dataset): no valid train frames for the mean label") }
+                    for (family, m) in means.sorted(by: { $0.key < $1.key }) {
+                        printError(String(format: "baseline: mean train label of %@: (%.3f, %.3f) cm", family, m.xCm, m.yCm))
+                    }
+                    evaluator = Evaluator(predictor: baseline == "family-mean" ? .constantPerFamily(means) : .constant(means["all"]!))
+                }
                 evaluator.batchSize = batch
                 let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
                 let bar = ProgressBar(label: "eval")

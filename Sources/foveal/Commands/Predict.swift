@@ -9,8 +9,8 @@ extension Foveal {
         static let configuration = CommandConfiguration(
             abstract: "Predict the gaze point (camera-space cm) for each image.")
 
-        @Option(help: "Model weights (.safetensors with the configuration in its metadata).")
-        var weights: String
+        @Option(help: "Model weights (.safetensors with the configuration in its metadata; default: the shipped model).")
+        var weights: String?
 
         @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}.")
         var json = false
@@ -28,12 +28,12 @@ extension Foveal {
         func run() throws {
             try reportingErrors {
                 BLAS.configure()
-                let model = try GazeNet(weightsAt: weights)
+                let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 if let dump { try createDirectory(dump) }
                 var failures = 0
                 for path in images {
                     do {
-                        let frame = try ImageNormalization.tensor([RGBImage(contentsOf: path)])
+                        let frame = try ImageNormalization.pixelBatch([RGBImage(contentsOf: path)])
                         let output = model(frame)
                         let (x, y) = (output.gazeCm[flat: 0], output.gazeCm[flat: 1])
                         if json {

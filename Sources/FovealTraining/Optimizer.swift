@@ -1,0 +1,130 @@
+import FovealModel
+import FovealTensor
+
+/// SGD with momentum and Adam, PyTorch's update rules (weight decay added to the gradient, as
+/// `torch.optim.SGD`/`Adam` do), with a learning rate per parameter group.
+public final class Optimizer {
+    public enum Kind: String, Sendable, CaseIterable {
+        case sgd, adam
+    }
+
+    public let kind: Kind
+    public var momentum: Float = 0.9
+    public var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
+    public var weightDecay: Float
+    /// Steps taken (Adam's bias correction needs it; saved with the state).
+    public private(set) var steps = 0
+    /// Per parameter: SGD's momentum buffer, or Adam's first and second moments.
+    var first: [String: Tensor] = [:], second: [String: Tensor] = [:]
+
+    public init(_ kind: Kind, weightDecay: Float = 0) {
+        self.kind = kind
+        self.weightDecay = weightDecay
+    }
+
+    /// One update of every parameter with a positive learning rate `rate(parameter)`.
+    public func step(_ parameters: [Parameter], rate: (Parameter) -> Float) {
+        steps += 1
+        let t = Float(steps)
+        let correction1 = 1 - powf(beta1, t), correction2 = 1 - powf(beta2, t)
+        for p in parameters {
+            let lr = rate(p)
+            guard lr > 0 else { continue }
+            var m = first[p.name] ?? Tensor(zeros: p.value.shape)
+            var v = kind == .adam ? (second[p.name] ?? Tensor(zeros: p.value.shape)) : Tensor(zeros: [0])
+            let (decay, mu, b1, b2, eps) = (weightDecay, momentum, beta1, beta2, epsilon)
+            let kind = self.kind
+            p.gradient.withUnsafeBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { w in
+                    m.withUnsafeMutableBufferPointer { mb in
+                        v.withUnsafeMutableBufferPointer { vb in
+                            for i in 0..<w.count {
+                                let grad = g[i] + decay * w[i]
+                                switch kind {
+                                case .sgd:
+                                    mb[i] = mu * mb[i] + grad
+                                    w[i] -= lr * mb[i]
+                                case .adam:
+                                    mb[i] = b1 * mb[i] + (1 - b1) * grad
+                                    vb[i] = b2 * vb[i] + (1 - b2) * grad * grad
+                                    w[i] -= lr * (mb[i] / correction1) / ((vb[i] / correction2).squareRoot() + eps)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            first[p.name] = m
+            if kind == .adam { second[p.name] = v }
+        }
+    }
+
+    /// The state as named tensors, to save with a checkpoint.
+    public var state: [(name: String, tensor: Tensor)] {
+        var out: [(String, Tensor)] = [("optimizer.steps", Tensor(shape: [1], values: [Float(steps)]))]
+        for (k, v) in first.sorted(by: { $0.key < $1.key }) { out.append(("optimizer.first." + k, v)) }
+        for (k, v) in second.sorted(by: { $0.key < $1.key }) { out.append(("optimizer.second." + k, v)) }
+        return out
+    }
+
+    /// Restores a saved state.
+    public func restore(_ tensors: [String: Tensor]) {
+        steps = Int(tensors["optimizer.steps"]?[flat: 0] ?? 0)
+        for (k, v) in tensors {
+            if k.hasPrefix("optimizer.first.") { first[String(k.dropFirst("optimizer.first.".count))] = v }
+            if k.hasPrefix("optimizer.second.") { second[String(k.dropFirst("optimizer.second.".count))] = v }
+        }
+    }
+}
+
+/// The learning rate over training: constant, step decay, or cosine to zero.
+public enum LearningRateSchedule: Sendable, Equatable {
+    case constant
+    /// Multiply by `factor` every `every` steps.
+    case step(every: Int, factor: Float)
+    /// Half a cosine from the base rate to 0 over `total` steps.
+    case cosine(total: Int)
+
+    public func rate(_ base: Float, step: Int) -> Float {
+        switch self {
+        case .constant: base
+        case .step(let every, let factor): base * powf(factor, Float(step / max(1, every)))
+        case .cosine(let total): base * 0.5 * (1 + cosf(Float.pi * Float(min(step, total)) / Float(max(1, total))))
+        }
+    }
+}
+
+/// Scales all gradients so that their global L2 norm is at most `maximum`; returns the norm before.
+@discardableResult
+public func clipGradients(_ parameters: [Parameter], maximum: Float) -> Float {
+    var sum: Double = 0
+    for p in parameters { p.gradient.withUnsafeBufferPointer { g in for x in g { sum += Double(x * x) } } }
+    let norm = Float(sum.squareRoot())
+    if norm > maximum, maximum > 0 {
+        let s = maximum / norm
+        for p in parameters { p.gradient.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] *= s } } }
+    }
+    return norm
+}
+
+/// Mean squared error over every output (as `F.mse_loss`), and its gradient.
+public func meanSquaredError(_ prediction: Tensor, _ target: Tensor) -> (loss: Float, gradient: Tensor) {
+    precondition(prediction.shape == target.shape, "mse: \(prediction.shape) vs \(target.shape)")
+    var gradient = Tensor(zeros: prediction.shape)
+    var loss: Double = 0
+    let n = Float(prediction.count)
+    gradient.withUnsafeMutableBufferPointer { g in
+        for i in 0..<g.count {
+            let d = prediction[flat: i] - target[flat: i]
+            loss += Double(d * d)
+            g[i] = 2 * d / n
+        }
+    }
+    return (Float(loss / Double(n)), gradient)
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

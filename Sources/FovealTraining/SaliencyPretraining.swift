@@ -1,0 +1,89 @@
+import FovealModel
+import FovealTensor
+import GazeCapture
+
+/// The saliency start the training pilots found necessary (no ImageNet weights here): train the
+/// saliency network alone to put its softmax mass on the eyes, using the eye boxes GazeCapture
+/// annotates. Target map: two Gaussians (sigma 1.2 cells) at the eye-box centres plus a 10%
+/// uniform floor (without the floor the sampler squeezes the whole frame into the eyes).
+/// Loss: KL(target || map).
+public struct SaliencyPretraining {
+    public var sigmaCells = 1.2
+    public var floor = 0.1
+
+    public init() {}
+
+    /// The target map (1, 1, G, G) for a frame, or nil if its eyes are not both annotated.
+    public func target(_ frame: GazeCaptureFrame, width: Int, height: Int, gridSize g: Int = 31) -> Tensor? {
+        guard let face = frame.face, let left = frame.leftEye, let right = frame.rightEye else { return nil }
+        var map = [Double](repeating: floor / Double(g * g), count: g * g)
+        for eye in [left, right] {
+            // The map's cells span the frame edge to edge: cell j sits at x = j / (G - 1) of the width.
+            let cx = (face.x + eye.x + eye.width / 2) / Double(width) * Double(g - 1)
+            let cy = (face.y + eye.y + eye.height / 2) / Double(height) * Double(g - 1)
+            var blob = [Double](repeating: 0, count: g * g)
+            for r in 0..<g {
+                for c in 0..<g {
+                    let d2 = (Double(c) - cx) * (Double(c) - cx) + (Double(r) - cy) * (Double(r) - cy)
+                    blob[r * g + c] = exp(-d2 / (2 * sigmaCells * sigmaCells))
+                }
+            }
+            let total = blob.reduce(0, +)
+            guard total > 0 else { return nil }
+            for i in 0..<(g * g) { map[i] += (1 - floor) / 2 * blob[i] / total }
+        }
+        return Tensor(shape: [1, 1, g, g], values: map.map(Float.init))
+    }
+
+    /// One step on a batch: forward, KL loss, backward into the saliency path's gradients.
+    /// Returns the mean KL divergence and the mean share of the map's mass on the eye boxes.
+    public func step(_ model: GazeNet, images: some GazeNetInput, targets: Tensor, frames: [GazeCaptureFrame],
+                     width: Int, height: Int) -> (kl: Double, eyeMass: Double) {
+        guard let saliency = model.saliency, let head = model.saliencyHead else { return (0, 0) }
+        let n = images.batchSize, g = model.sampler.gridSize
+        let low = images.areaAveraged(height: model.config.saliencySize, width: model.config.saliencySize)
+        let (features, networkCache) = saliency.train(low)
+        let (logits, headCache) = head.train(Elementwise.relu(features))
+        let resized = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
+        let p = Softmax.forward(resized.reshaped([n, g * g]))
+        var kl = 0.0, mass = 0.0
+        // d KL(t || softmax(z)) / dz = softmax(z) - t, averaged over the batch.
+        var dz = Tensor(zeros: [n, 1, g, g])
+        for b in 0..<n {
+            for i in 0..<(g * g) {
+                let (pi, ti) = (Double(p[flat: b * g * g + i]), Double(targets[flat: b * g * g + i]))
+                if ti > 0 { kl += ti * log(ti / max(pi, 1e-30)) }
+                dz[flat: b * g * g + i] = Float((pi - ti) / Double(n))
+            }
+            mass += eyeMass(p.item(b).reshaped([1, 1, g, g]), frames[b], width: width, height: height)
+        }
+        let dLogits = BilinearResize.backward(dz, inputHeight: logits.shape[2], inputWidth: logits.shape[3])
+        let dFeatures = Elementwise.reluBackward(head.backward(dLogits, headCache)!, output: features)
+        saliency.backward(dFeatures, networkCache, inputGradient: false)
+        return (kl / Double(n), mass / Double(n))
+    }
+
+    /// The share of a map's mass in the cells whose centres fall inside the frame's eye boxes.
+    public func eyeMass(_ map: Tensor, _ frame: GazeCaptureFrame, width: Int, height: Int) -> Double {
+        guard let face = frame.face else { return 0 }
+        let g = map.shape[3]
+        var mass = 0.0
+        for r in 0..<g {
+            for c in 0..<g {
+                let x = Double(c) / Double(g - 1) * Double(width), y = Double(r) / Double(g - 1) * Double(height)
+                let inside = [frame.leftEye, frame.rightEye].contains { eye in
+                    guard let eye else { return false }
+                    return x >= face.x + eye.x && x <= face.x + eye.x + eye.width && y >= face.y + eye.y && y <= face.y + eye.y + eye.height
+                }
+                if inside { mass += Double(map[flat: r * g + c]) }
+            }
+        }
+        return mass
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

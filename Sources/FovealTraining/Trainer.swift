@@ -1,0 +1,232 @@
+import Foundation
+import FovealIO
+import FovealModel
+import FovealTensor
+import GazeCapture
+
+/// End-to-end training of a `GazeNet` on a GazeCapture-layout dataset, with per-family validation
+/// after each epoch, `best` and `last` checkpoints, a CSV log and clean interruption.
+public final class Trainer {
+    public struct Options: Sendable {
+        public var epochs = 8
+        public var batchSize = 64
+        public var learningRate: Float = 1e-3
+        /// Learning rate of the saliency path (`saliency.*`, `saliency_head.*`); 0 freezes it
+        /// (it then runs as at inference and gets no gradient). nil: the same as the task network.
+        public var saliencyLearningRate: Float?
+        public var optimizer: Optimizer.Kind = .adam
+        public var weightDecay: Float = 0
+        public var schedule: ScheduleKind = .cosine
+        public var clipNorm: Float = 10
+        public var dropout: Float = 0.5
+        /// Epochs of the blur warm-up (paper section 3.3): the resampled image is area-downsampled
+        /// to a random side in [task/4, task] and resized back.
+        public var blurEpochs = 0
+        public var augment = true
+        public var seed: UInt64 = 1
+        /// Saliency pretraining on the eye boxes before training (steps; 0 = none).
+        public var pretrainSaliencySteps = 0
+        public var pretrainLearningRate: Float = 1e-3
+        /// At most this many training frames (nil: all).
+        public var trainLimit: Int?
+        /// At most this many validation frames per epoch (nil: all).
+        public var validationLimit: Int?
+
+        public init() {}
+    }
+
+    public enum ScheduleKind: String, Sendable, CaseIterable { case constant, step, cosine }
+
+    /// One epoch's line of the log.
+    public struct EpochRecord: Codable, Sendable {
+        public var epoch: Int
+        public var steps: Int
+        public var trainLoss: Double
+        public var validationMeanCm: Double
+        public var validationPerFamily: [String: Double]
+        public var imagesPerSecond: Double
+        public var seconds: Double
+        public var learningRate: Double
+    }
+
+    /// Progress of the current epoch, for a progress bar.
+    public struct StepProgress: Sendable {
+        public var epoch: Int, epochs: Int, batch: Int, batches: Int
+        public var loss: Double, imagesPerSecond: Double
+    }
+
+    public let model: GazeNet
+    public let dataset: GazeCaptureDataset
+    public let options: Options
+    public let runDirectory: String
+    public private(set) var history: [EpochRecord] = []
+    let optimizer: Optimizer
+    var startEpoch = 0
+    var globalStep = 0
+    var bestValidation = Double.infinity
+
+    /// Set from a signal handler: the loop saves `last` and returns at the next batch boundary.
+    nonisolated(unsafe) public static var interruptRequested = false
+
+    public init(model: GazeNet, dataset: GazeCaptureDataset, options: Options, runDirectory: String) throws {
+        (self.model, self.dataset, self.options, self.runDirectory) = (model, dataset, options, runDirectory)
+        optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay)
+        do {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetProblem(runDirectory, "cannot create the run folder: \(error.localizedDescription)")
+        }
+    }
+
+    public var lastPath: String { runDirectory + "/last.safetensors" }
+    public var bestPath: String { runDirectory + "/best.safetensors" }
+    var optimizerPath: String { runDirectory + "/last.optimizer.safetensors" }
+    var logPath: String { runDirectory + "/log.csv" }
+
+    /// Continues from `last` in the run folder: weights, optimizer state, epoch, best validation.
+    public func resume() throws -> Int {
+        let file = try SafeTensorsFile(path: lastPath)
+        guard let json = file.metadata["config"], try ModelConfig.decode(json: json) == model.config else {
+            throw DatasetProblem(lastPath, "was trained with another model configuration")
+        }
+        for p in model.parameters { p.value = try file.tensor(p.name) }
+        let state = try SafeTensorsFile(path: optimizerPath)
+        var tensors: [String: Tensor] = [:]
+        for name in state.names { tensors[name] = try state.tensor(name) }
+        optimizer.restore(tensors)
+        startEpoch = Int(file.metadata["epoch"] ?? "0") ?? 0
+        globalStep = Int(file.metadata["step"] ?? "0") ?? 0
+        bestValidation = Double(file.metadata["best_validation_cm"] ?? "") ?? .infinity
+        if let data = FileManager.default.contents(atPath: runDirectory + "/log.json"),
+           let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
+            history = records.filter { $0.epoch <= startEpoch }
+        }
+        return startEpoch
+    }
+
+    /// Trains; returns true if it ran to the end, false if interrupted (after saving `last`).
+    public func run(log: (String) -> Void, progress: (StepProgress) -> Void) throws -> Bool {
+        let train = BatchLoader.frames(of: dataset, FrameSelection(split: "train", validOnly: true, limit: options.trainLimit))
+        guard !train.frames.isEmpty else { throw DatasetProblem(dataset.root, "no valid frames in the train split") }
+        for p in train.problems { log("skipped \(p)") }
+        let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
+        if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
+        let batchesPerEpoch = loader.plan(epoch: 0).count
+        let totalSteps = batchesPerEpoch * options.epochs
+        log("training on \(train.frames.count) frames, \(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")
+
+        if startEpoch == 0, options.pretrainSaliencySteps > 0, model.config.sampler {
+            try pretrainSaliency(loader, log: log)
+        }
+        let saliencyRate = options.saliencyLearningRate ?? options.learningRate
+        var settings = GazeNet.TrainingSettings()
+        settings.dropout = options.dropout
+        settings.trainSaliency = model.config.sampler && saliencyRate > 0
+        let trainable = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
+        var rng = SplitMix64(seed: options.seed &+ 77 &+ UInt64(startEpoch))
+        for epoch in startEpoch..<options.epochs {
+            let start = Date()
+            var lossSum = 0.0, seen = 0, batchIndex = 0
+            var rate: Float = 0
+            for batch in loader.batches(epoch: epoch, augment: options.augment) {
+                if Self.interruptRequested {
+                    try saveLast(epoch: epoch)
+                    log("interrupted: saved \(lastPath) (resumes at epoch \(epoch + 1) with --resume)")
+                    return false
+                }
+                let schedule: LearningRateSchedule = switch options.schedule {
+                case .constant: .constant
+                case .step: .step(every: max(1, totalSteps / 3), factor: 0.1)
+                case .cosine: .cosine(total: totalSteps)
+                }
+                rate = schedule.rate(options.learningRate, step: globalStep)
+                let saliencyNow = schedule.rate(saliencyRate, step: globalStep)
+                settings.blurSide = epoch < options.blurEpochs
+                    ? Int(rng.uniform(Float(model.config.taskSize) / 4, Float(model.config.taskSize) + 1)) : nil
+                model.zeroGradients()
+                let (output, cache) = model.trainForward(batch.images, settings, rng: &rng)
+                let (loss, dGaze) = meanSquaredError(output.gazeCm, batch.targets)
+                model.backward(dGaze, cache)
+                clipGradients(trainable, maximum: options.clipNorm)
+                optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyNow : rate }
+                globalStep += 1
+                batchIndex += 1
+                lossSum += Double(loss) * Double(batch.frames.count)
+                seen += batch.frames.count
+                progress(StepProgress(epoch: epoch + 1, epochs: options.epochs, batch: batchIndex, batches: batchesPerEpoch,
+                                      loss: lossSum / Double(seen), imagesPerSecond: Double(seen) / Date().timeIntervalSince(start)))
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let validation = try Evaluator(model: model).run(dataset, FrameSelection(split: "val", validOnly: true, limit: options.validationLimit))
+            let record = EpochRecord(epoch: epoch + 1, steps: globalStep, trainLoss: lossSum / Double(max(1, seen)),
+                                     validationMeanCm: validation.overall.meanCm,
+                                     validationPerFamily: validation.families.mapValues(\.meanCm),
+                                     imagesPerSecond: Double(seen) / seconds, seconds: seconds, learningRate: Double(rate))
+            history.append(record)
+            let families = record.validationPerFamily.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }
+            log(String(format: "epoch %d/%d: train loss %.3f, validation %.3f cm (%@), %.0f images/s",
+                       epoch + 1, options.epochs, record.trainLoss, record.validationMeanCm,
+                       families.joined(separator: ", "), record.imagesPerSecond))
+            if validation.overall.frames > 0, validation.overall.meanCm < bestValidation {
+                bestValidation = validation.overall.meanCm
+                try Checkpoint.save(model, to: bestPath, metadata: ["epoch": "\(epoch + 1)", "validation_cm": "\(bestValidation)"])
+            }
+            try saveLast(epoch: epoch + 1)
+            try writeLog()
+        }
+        if !FileManager.default.fileExists(atPath: bestPath) { try Checkpoint.save(model, to: bestPath) }
+        return true
+    }
+
+    /// Trains the saliency path alone on eye-box targets (see `SaliencyPretraining`).
+    func pretrainSaliency(_ loader: BatchLoader, log: (String) -> Void) throws {
+        let pre = SaliencyPretraining()
+        let adam = Optimizer(.adam)
+        let parameters = model.trainableParameters.filter { $0.name.hasPrefix("saliency") }
+        var step = 0, epoch = 1000
+        var first: (Double, Double)?, last = (0.0, 0.0)
+        while step < options.pretrainSaliencySteps {
+            for batch in loader.batches(epoch: epoch, augment: options.augment) {
+                guard step < options.pretrainSaliencySteps else { break }
+                let (w, h) = (batch.images.width, batch.images.height)
+                let targets = batch.frames.compactMap { pre.target($0, width: w, height: h) }
+                guard targets.count == batch.frames.count else { continue }
+                model.zeroGradients()
+                let (kl, mass) = pre.step(model, images: batch.images, targets: Tensor.concatenateBatch(targets),
+                                          frames: batch.frames, width: w, height: h)
+                clipGradients(parameters, maximum: options.clipNorm)
+                adam.step(parameters) { _ in options.pretrainLearningRate }
+                if first == nil { first = (kl, mass) }
+                last = (kl, mass)
+                step += 1
+                if step % 25 == 0 { log(String(format: "saliency pretraining step %d: KL %.3f, mass on the eyes %.0f%%", step, kl, mass * 100)) }
+            }
+            epoch += 1
+        }
+        log(String(format: "saliency pretraining: %d steps, KL %.3f -> %.3f, mass on the eyes %.0f%% -> %.0f%%",
+                   step, first?.0 ?? 0, last.0, (first?.1 ?? 0) * 100, last.1 * 100))
+    }
+
+    func saveLast(epoch: Int) throws {
+        try Checkpoint.save(model, to: lastPath, metadata: ["epoch": "\(epoch)", "step": "\(globalStep)",
+                                                            "best_validation_cm": "\(bestValidation)"])
+        try SafeTensorsWriter.write(optimizer.state, to: optimizerPath)
+    }
+
+    func writeLog() throws {
+        var csv = "epoch,steps,train_loss,validation_mean_cm,images_per_second,seconds,learning_rate\n"
+        for r in history {
+            csv += String(format: "%d,%d,%.5f,%.4f,%.1f,%.1f,%.6g\n", r.epoch, r.steps, r.trainLoss, r.validationMeanCm,
+                          r.imagesPerSecond, r.seconds, r.learningRate)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            try csv.write(toFile: logPath, atomically: true, encoding: .utf8)
+            try encoder.encode(history).write(to: URL(fileURLWithPath: runDirectory + "/log.json"), options: .atomic)
+        } catch {
+            throw DatasetProblem(logPath, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}

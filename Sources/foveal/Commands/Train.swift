@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import FovealModel
+import FovealTensor
+import FovealTraining
+import GazeCapture
+
+extension Foveal {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a gaze model on a GazeCapture-layout dataset.",
+            discussion: """
+                Writes RUN_DIR/best.safetensors (lowest validation error; the configuration in its \
+                metadata), RUN_DIR/last.safetensors with last.optimizer.safetensors (for --resume) \
+                and RUN_DIR/log.csv. Ctrl-C saves `last` and exits cleanly.
+                """)
+
+        @Option(help: "Dataset folder (GazeCapture layout): trains on the train split, validates on val.")
+        var dataset: String
+
+        @Option(help: "Model: compact, paper or a JSON configuration file.")
+        var config = "compact"
+
+        @Flag(help: "The plain-AlexNet baseline (area downsampling, no saliency sampler).")
+        var noSampler = false
+
+        @Option(help: "Epochs.") var epochs = 8
+        @Option(help: "Frames per batch.") var batch = 64
+        @Option(help: "Learning rate.") var lr: Float = 1e-3
+        @Option(help: "Learning rate of the saliency path (0 = frozen; default: --lr).") var saliencyLr: Float?
+        @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer = "adam"
+        @Option(help: "Learning-rate schedule: cosine, step or constant.") var schedule = "cosine"
+        @Option(help: "Weight decay.") var weightDecay: Float = 0
+        @Option(help: "Clip the global gradient norm to this.") var clip: Float = 10
+        @Option(help: "Epochs of the paper's blur warm-up (section 3.3).") var blurEpochs = 0
+        @Option(help: "Saliency start: 'eyes' pretrains the saliency network on the eye boxes.") var pretrainSaliency: String?
+        @Option(help: "Steps of saliency pretraining.") var pretrainSteps = 375
+        @Option(help: "Load any tensors of this file whose names and shapes fit (e.g. ImageNet weights).") var initFrom: String?
+        @Option(help: "Prefix for --init-from names ('saliency.' for a bare ResNet-18, 'task.' for AlexNet).") var initPrefix = ""
+        @Option(help: "Random seed (initialisation, order, augmentation).") var seed: UInt64 = 1
+        @Option(help: "Use at most N training frames.") var limit: Int?
+        @Option(help: "Validate on at most N frames per epoch.") var validationLimit: Int?
+        @Flag(help: "Turn off brightness/contrast jitter.") var noAugment = false
+        @Option(help: "Run folder.") var out: String
+        @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
+
+        func validate() throws {
+            if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be positive") }
+            if !(lr > 0) { throw ValidationError("--lr must be positive") }
+            if let saliencyLr, saliencyLr < 0 { throw ValidationError("--saliency-lr must be 0 or more") }
+            if Optimizer.Kind(rawValue: optimizer) == nil { throw ValidationError("--optimizer must be adam or sgd") }
+            if Trainer.ScheduleKind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant") }
+            if let p = pretrainSaliency, p != "eyes" { throw ValidationError("--pretrain-saliency takes 'eyes'") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                BLAS.configure()
+                var modelConfig = try ModelConfig.named(config)
+                if noSampler { modelConfig.sampler = false }
+                let model = try GazeNet(config: modelConfig, seed: seed)
+                if let initFrom {
+                    printError("init-from \(initFrom): \(try Checkpoint.loadMatching(initFrom, into: model, prefix: initPrefix))")
+                }
+                var options = Trainer.Options()
+                options.epochs = epochs
+                options.batchSize = batch
+                options.learningRate = lr
+                options.saliencyLearningRate = saliencyLr
+                options.optimizer = Optimizer.Kind(rawValue: optimizer)!
+                options.schedule = Trainer.ScheduleKind(rawValue: schedule)!
+                options.weightDecay = weightDecay
+                options.clipNorm = clip
+                options.blurEpochs = blurEpochs
+                options.pretrainSaliencySteps = pretrainSaliency == "eyes" ? pretrainSteps : 0
+                options.seed = seed
+                options.trainLimit = limit
+                options.validationLimit = validationLimit
+                options.augment = !noAugment
+                let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
+                if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
+                signal(SIGINT) { _ in Trainer.interruptRequested = true }
+                signal(SIGTERM) { _ in Trainer.interruptRequested = true }
+                let bar = ProgressBar(label: "train")
+                let finished = try trainer.run(log: { line in bar.finish(); emit(line) }, progress: { p in
+                    bar.update(done: p.batch, total: p.batches, unit: "batches",
+                               extra: String(format: "epoch %d/%d loss %.3f %.0f img/s", p.epoch, p.epochs, p.loss, p.imagesPerSecond))
+                })
+                bar.finish()
+                if finished { emit("best model: \(trainer.bestPath)") }
+            }
+        }
+    }
+}

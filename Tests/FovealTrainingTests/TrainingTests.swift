@@ -1,0 +1,152 @@
+import Foundation
+import FovealIO
+import FovealModel
+import FovealTensor
+import FovealTestSupport
+import FovealTraining
+import GazeCapture
+import SyntheticGaze
+import Testing
+
+@Suite struct Optimisers {
+    func parameter(_ values: [Float], gradient: [Float]) -> Parameter {
+        let p = Parameter(name: "w", role: .weight(fanIn: 1), value: Tensor(shape: [values.count], values: values))
+        p.gradient = Tensor(shape: [gradient.count], values: gradient)
+        return p
+    }
+
+    @Test func sgdWithMomentumAndWeightDecayIsPyTorchs() {
+        let p = parameter([1, -2], gradient: [0.5, 0.25])
+        let sgd = Optimizer(.sgd, weightDecay: 0.1)
+        sgd.step([p]) { _ in 0.1 }
+        // g' = g + 0.1 w = (0.6, 0.05); buffer = g'; w -= 0.1 g'
+        #expect(abs(p.value[flat: 0] - 0.94) < 1e-6 && abs(p.value[flat: 1] - -2.005) < 1e-6)
+        sgd.step([p]) { _ in 0.1 }
+        // g' = (0.5 + 0.094, 0.25 - 0.2005); buffer = 0.9 * old + g'
+        let b0: Float = 0.9 * 0.6 + 0.594, b1: Float = 0.9 * 0.05 + 0.0495
+        #expect(abs(p.value[flat: 0] - (0.94 - 0.1 * b0)) < 1e-6 && abs(p.value[flat: 1] - (-2.005 - 0.1 * b1)) < 1e-6)
+    }
+
+    @Test func adamFirstStepMovesByTheLearningRate() {
+        let p = parameter([1, -2, 3], gradient: [0.5, -3, 1e-3])
+        Optimizer(.adam).step([p]) { _ in 0.01 }
+        // Bias-corrected first step: m/sqrt(v) = sign(g), so each weight moves by lr.
+        #expect(abs(p.value[flat: 0] - 0.99) < 1e-5 && abs(p.value[flat: 1] - -1.99) < 1e-5 && abs(p.value[flat: 2] - 2.99) < 1e-4)
+    }
+
+    @Test func zeroRateLeavesAParameterAlone() {
+        let p = parameter([1], gradient: [1])
+        Optimizer(.adam).step([p]) { _ in 0 }
+        #expect(p.value[flat: 0] == 1)
+    }
+
+    @Test func schedulesAndClipping() {
+        #expect(LearningRateSchedule.cosine(total: 100).rate(1, step: 0) == 1)
+        #expect(abs(LearningRateSchedule.cosine(total: 100).rate(1, step: 50) - 0.5) < 1e-6)
+        #expect(LearningRateSchedule.cosine(total: 100).rate(1, step: 100) < 1e-6)
+        #expect(abs(LearningRateSchedule.step(every: 10, factor: 0.1).rate(1, step: 25) - 0.01) < 1e-7)
+        let p = parameter([0, 0], gradient: [3, 4])
+        #expect(clipGradients([p], maximum: 1) == 5)
+        #expect(abs(p.gradient[flat: 0] - 0.6) < 1e-6 && abs(p.gradient[flat: 1] - 0.8) < 1e-6)
+        let (loss, g) = meanSquaredError(Tensor(shape: [1, 2], values: [1, 3]), Tensor(shape: [1, 2], values: [0, 1]))
+        #expect(loss == 2.5 && g.values == [1, 2])
+    }
+}
+
+@Suite struct PixelPath {
+    /// The byte path (what training, eval and predict use) equals the tensor path the parity tests check.
+    @Test func pixelBatchEqualsNormalisedTensor() throws {
+        let model = try GazeNet(weightsAt: Fixtures.path("model/depth6.weights.safetensors"))
+        var a = RGBImage(width: 80, height: 60), b = RGBImage(width: 80, height: 60)
+        for i in 0..<a.pixels.count { a.pixels[i] = UInt8(i * 31 % 256); b.pixels[i] = UInt8(i * 17 % 253) }
+        let bytes = try ImageNormalization.pixelBatch([a, b]), tensor = try ImageNormalization.tensor([a, b])
+        expectClose(bytes.tensor, tensor, 1e-6, "normalisation")
+        let (x, y) = (model(bytes), model(tensor))
+        expectClose(x.gazeCm, y.gazeCm, 1e-5, "gaze")
+        expectClose(x.resampled, y.resampled, 1e-4, "resampled")
+        let grid = try #require(y.grid)
+        let d = randomTensor(y.resampled.shape, seed: 2)
+        expectClose(bytes.gridGradient(d, grid: grid), tensor.gridGradient(d, grid: grid), 1e-4, "grid gradient")
+    }
+}
+
+@Suite struct TrainingLoop {
+    static let dataset: String = {
+        var o = SyntheticDataset.Options()
+        (o.recordings, o.dotsPerRecording, o.framesPerDot, o.seed) = (6, 6, 2, 21)
+        let dir = Fixtures.temporaryDirectory()
+        _ = try! SyntheticDataset.write(o, to: dir)
+        return dir
+    }()
+
+    func options(epochs: Int) -> Trainer.Options {
+        var o = Trainer.Options()
+        (o.epochs, o.batchSize, o.dropout, o.augment) = (epochs, 8, 0, false)
+        return o
+    }
+
+    @Test func lossFallsCheckpointsLoadAndResumeContinues() throws {
+        let model = try GazeNet(config: testConfig, seed: 3)
+        let run = Fixtures.temporaryDirectory()
+        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: options(epochs: 3), runDirectory: run)
+        #expect(try trainer.run(log: { _ in }, progress: { _ in }))
+        #expect(trainer.history.count == 3)
+        #expect(trainer.history.last!.trainLoss < trainer.history.first!.trainLoss)
+        let best = try GazeNet(weightsAt: run + "/best.safetensors")
+        #expect(best.config == testConfig)
+        let log = try String(contentsOfFile: run + "/log.csv", encoding: .utf8)
+        #expect(log.split(separator: "\n").count == 4)
+        // Resume: a new trainer with more epochs continues after epoch 3.
+        let again = try Trainer(model: try GazeNet(config: testConfig, seed: 99), dataset: try GazeCaptureDataset(root: Self.dataset),
+                                options: options(epochs: 4), runDirectory: run)
+        #expect(try again.resume() == 3)
+        #expect(try again.run(log: { _ in }, progress: { _ in }))
+        #expect(again.history.map(\.epoch) == [1, 2, 3, 4])
+    }
+
+    @Test func frozenSaliencyStaysFixedAndPretrainingMovesTheMapOntoTheEyes() throws {
+        let model = try GazeNet(config: testConfig, seed: 4)
+        let before = model.parameter("saliency.conv1.weight")!.value.values
+        var o = options(epochs: 1)
+        o.saliencyLearningRate = 0
+        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: o, runDirectory: Fixtures.temporaryDirectory())
+        _ = try trainer.run(log: { _ in }, progress: { _ in })
+        #expect(model.parameter("saliency.conv1.weight")!.value.values == before)
+        #expect(model.parameter("task.classifier.6.weight")!.value.values != (try GazeNet(config: testConfig, seed: 4)).parameter("task.classifier.6.weight")!.value.values)
+
+        var p = options(epochs: 1)
+        (p.pretrainSaliencySteps, p.saliencyLearningRate) = (30, 0)
+        var lines: [String] = []
+        let pre = try Trainer(model: try GazeNet(config: testConfig, seed: 5), dataset: try GazeCaptureDataset(root: Self.dataset), options: p,
+                              runDirectory: Fixtures.temporaryDirectory())
+        _ = try pre.run(log: { lines.append($0) }, progress: { _ in })
+        let summary = try #require(lines.first { $0.hasPrefix("saliency pretraining: 30 steps") })
+        // "KL a -> b, mass on the eyes c% -> d%": the divergence falls and the eyes gain mass.
+        let numbers = summary.split(whereSeparator: { !"0123456789.".contains($0) }).compactMap { Double($0) }
+        #expect(numbers.count >= 5 && numbers[2] < numbers[1] && numbers[4] > numbers[3], "\(summary)")
+    }
+
+    @Test func eyeTargetIsADistributionPeakingAtTheEyes() throws {
+        let dataset = try GazeCaptureDataset(root: Self.dataset)
+        let frame = try #require(try dataset.recording("00000").frames.first { $0.isValid })
+        let target = try #require(SaliencyPretraining().target(frame, width: 480, height: 640))
+        #expect(abs(target.values.reduce(0, +) - 1) < 1e-4)
+        #expect(SaliencyPretraining().eyeMass(target, frame, width: 480, height: 640) > 0.3)
+    }
+
+    @Test func initFromLoadsMatchingNamesAndReportsTheRest() throws {
+        let source = try GazeNet(config: testConfig, seed: 8)
+        let path = Fixtures.temporaryDirectory() + "/w.safetensors"
+        try Checkpoint.save(source, to: path)
+        var other = testConfig
+        other.hidden = 16  // the task's hidden layers change shape
+        let target = try GazeNet(config: other, seed: 9)
+        let report = try Checkpoint.loadMatching(path, into: target)
+        #expect(target.parameter("saliency.conv1.weight")!.value.values == source.parameter("saliency.conv1.weight")!.value.values)
+        #expect(report.shapeMismatch.contains { $0.hasPrefix("task.classifier.1.weight") })
+        #expect(!report.loaded.contains("task.classifier.4.weight"))
+    }
+}
+
+/// A small model that trains in seconds.
+let testConfig = ModelConfig(taskSize: 64, saliencySize: 32, depth: 6, saliencyWidth: 8, alexWidths: [8, 16, 16, 16, 16], hidden: 32)

@@ -1,0 +1,36 @@
+"""Prints the Table 1 markdown from the JSON reports experiments/table1.sh writes."""
+import json
+import os
+import sys
+
+work = sys.argv[1]
+load = lambda path: json.load(open(os.path.join(work, path)))
+rows = [("best constant: the train split's mean label", "baseline-mean.json"),
+        ("best constant per family: its mean label", "baseline-family-mean.json"),
+        ("plain AlexNet, 96 px (area downsampling)", "an/test.json"),
+        ("AlexNet + saliency sampler, 96 px, saliency pretrained on eye boxes, frozen", "ss-frozen/test.json"),
+        ("AlexNet + saliency sampler, 96 px, pretrained, then end to end (0.1x rate, blur warm-up)", "ss-e2e/test.json")]
+reports = {f: load(f) for _, f in rows if os.path.exists(os.path.join(work, f))}
+families = ["iPhone", "iPad"]
+print("| model | " + " | ".join(f"{f} (cm)" for f in families) + " | all (cm) |")
+print("|---|" + "---|" * (len(families) + 1))
+for label, f in rows:
+    if f not in reports:
+        continue
+    r = reports[f]
+    cells = [f"{r['families'][fam]['mean_cm']:.2f}" if fam in r["families"] else "-" for fam in families]
+    print(f"| {label} | " + " | ".join(cells) + f" | {r['overall']['mean_cm']:.2f} |")
+constant, plain = reports.get("baseline-family-mean.json"), reports.get("an/test.json")
+print()
+print("| ratio | " + " | ".join(families) + " | all |")
+print("|---|" + "---|" * (len(families) + 1))
+for label, f in rows[3:]:
+    if f not in reports:
+        continue
+    for name, base in (("constant per family", constant), ("plain AlexNet", plain)):
+        if base is None:
+            continue
+        r = reports[f]
+        cells = [f"{r['families'][fam]['mean_cm'] / base['families'][fam]['mean_cm']:.2f}" for fam in families]
+        short = "frozen" if "frozen" in f else "end to end"
+        print(f"| AN+SS ({short}) / {name} | " + " | ".join(cells) + f" | {r['overall']['mean_cm'] / base['overall']['mean_cm']:.2f} |")
