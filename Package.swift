@@ -16,6 +16,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc"]),
@@ -23,10 +24,12 @@ let package = Package(
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO"]),
         .target(name: "FovealGeometry"),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
+        .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
+        .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealIO", "FovealTensor"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -37,6 +40,7 @@ let package = Package(
         .testTarget(name: "FovealGeometryTests", dependencies: ["FovealGeometry", "FovealTestSupport"]),
         .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealTrainingTests", dependencies: ["FovealTraining", "SyntheticGaze", "FovealTestSupport"]),
+        .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
     ]
 )

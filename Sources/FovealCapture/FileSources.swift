@@ -1,0 +1,203 @@
+import Foundation
+import FovealGeometry
+import FovealIO
+import GazeCapture
+
+/// Images from a folder (sorted by name) or a glob such as "shots/*.jpg", one frame each.
+public final class ImageFolderSource: FrameSource {
+    public let paths: [String]
+    public let description: String
+    public var framesPerSecond: Double? { nil }
+    private var position = 0
+
+    public init(_ pattern: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: pattern, isDirectory: &isDirectory), isDirectory.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: pattern)) ?? []
+            paths = names.filter { name in [".jpg", ".jpeg", ".png"].contains { name.lowercased().hasSuffix($0) } }
+                .sorted().map { pattern + "/" + $0 }
+        } else {
+            var g = glob_t()
+            defer { globfree(&g) }
+            paths = glob(pattern, 0, nil, &g) == 0
+                ? (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted() : []
+        }
+        guard !paths.isEmpty else { throw CaptureError(.badFile, pattern, "no PNG or JPEG images there") }
+        description = "\(pattern) (\(paths.count) images)"
+    }
+
+    public func next() throws -> Frame? {
+        guard position < paths.count else { return nil }
+        defer { position += 1 }
+        do {
+            return Frame(image: try RGBImage(contentsOf: paths[position]), timestamp: MonotonicClock.now(), index: position,
+                         name: paths[position])
+        } catch {
+            throw CaptureError(.badFile, paths[position], "\((error as? FileFormatError)?.problem ?? "\(error)")")
+        }
+    }
+
+    public func close() {}
+}
+
+/// A GazeCapture or synthetic recording: every frame (valid or all) with its dot label.
+public final class RecordingSource: FrameSource {
+    public let frames: [GazeCaptureFrame]
+    public let description: String
+    public let framesPerSecond: Double?
+    private var position = 0
+
+    /// `path` is a recording folder (with info.json and frames/).
+    public init(_ path: String, validOnly: Bool = true, framesPerSecond: Double? = nil) throws {
+        let folder = URL(fileURLWithPath: path).standardizedFileURL
+        do {
+            let dataset = try GazeCaptureDataset(root: folder.deletingLastPathComponent().path)
+            let recording = try dataset.recording(folder.lastPathComponent)
+            frames = validOnly ? recording.frames.filter(\.isValid) : recording.frames
+            description = "\(path) (\(recording.device), \(frames.count) \(validOnly ? "valid " : "")frames)"
+        } catch let p as DatasetProblem {
+            throw CaptureError(.badFile, p.path, p.problem)
+        }
+        self.framesPerSecond = framesPerSecond
+    }
+
+    public func next() throws -> Frame? {
+        guard position < frames.count else { return nil }
+        let f = frames[position]
+        defer { position += 1 }
+        do {
+            return Frame(image: try RGBImage(contentsOf: f.imagePath), timestamp: MonotonicClock.now(), index: position,
+                         label: f.gaze, name: "\(f.recordingID)/\(f.index)")
+        } catch {
+            throw CaptureError(.badFile, f.imagePath, "\((error as? FileFormatError)?.problem ?? "\(error)")")
+        }
+    }
+
+    public func close() {}
+}
+
+/// A YUV4MPEG2 file (what `ffmpeg -i x.mp4 -pix_fmt yuv420p x.y4m` writes): 4:2:0 (any chroma
+/// siting), 4:4:4 or mono, 8 bits, BT.601 video range.
+public final class Y4MSource: FrameSource {
+    public let path: String
+    public let width: Int, height: Int
+    public let framesPerSecond: Double?
+    public let chroma: String
+    public var description: String { "\(path) (Y4M \(width)x\(height) \(chroma)\(framesPerSecond.map { String(format: " at %g fps", $0) } ?? ""))" }
+    private let handle: FileHandle
+    private var position = 0
+
+    public init(_ path: String) throws {
+        self.path = path
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CaptureError(.notFound, path, "cannot open") }
+        self.handle = handle
+        let header = try Self.line(handle, path)
+        let fields = header.split(separator: " ")
+        guard fields.first == "YUV4MPEG2" else { throw CaptureError(.badFile, path, "not a Y4M file (no YUV4MPEG2 header)") }
+        var w = 0, h = 0, fps: Double?, c = "420jpeg"
+        for f in fields.dropFirst() {
+            let value = f.dropFirst()
+            switch f.first {
+            case "W": w = Int(value) ?? 0
+            case "H": h = Int(value) ?? 0
+            case "F":
+                let parts = value.split(separator: ":").compactMap { Double($0) }
+                if parts.count == 2, parts[1] > 0 { fps = parts[0] / parts[1] }
+            case "C": c = String(value)
+            case "I": if value != "p" && value != "?" { throw CaptureError(.badFile, path, "interlaced Y4M (I\(value)) is not supported") }
+            default: break
+            }
+        }
+        guard w > 0, h > 0, w <= 8192, h <= 8192 else { throw CaptureError(.badFile, path, "bad frame size \(w)x\(h) in the header") }
+        guard c.hasPrefix("420") || c == "444" || c == "mono" else {
+            throw CaptureError(.badFile, path, "colour space C\(c) is not supported (use -pix_fmt yuv420p)")
+        }
+        (width, height, framesPerSecond, chroma) = (w, h, fps, c)
+    }
+
+    public func next() throws -> Frame? {
+        let marker: String
+        do { marker = try Self.line(handle, path) } catch let e as CaptureError where e.kind == .stalled { return nil }
+        guard marker.hasPrefix("FRAME") else { throw CaptureError(.badFile, path, "frame \(position): expected FRAME, found '\(marker.prefix(16))'") }
+        let (cw, ch) = chroma.hasPrefix("420") ? ((width + 1) / 2, (height + 1) / 2) : chroma == "444" ? (width, height) : (0, 0)
+        let size = width * height + 2 * cw * ch
+        let data = handle.readData(ofLength: size)
+        guard data.count == size else { throw CaptureError(.badFile, path, "frame \(position) is truncated (\(data.count) of \(size) bytes)") }
+        var image = RGBImage(width: width, height: height)
+        data.withUnsafeBytes { raw in
+            let y = raw.bindMemory(to: UInt8.self).baseAddress!, u = y + width * height, v = u + cw * ch
+            image.pixels.withUnsafeMutableBufferPointer { out in
+                for row in 0..<height {
+                    for col in 0..<width {
+                        let (cb, cr): (UInt8, UInt8)
+                        if chroma == "mono" {
+                            (cb, cr) = (128, 128)
+                        } else {
+                            let at = chroma == "444" ? row * width + col : (row / 2) * cw + col / 2
+                            (cb, cr) = (u[at], v[at])
+                        }
+                        YCbCr.rgb(y[row * width + col], cb, cr, into: out.baseAddress! + (row * width + col) * 3)
+                    }
+                }
+            }
+        }
+        defer { position += 1 }
+        return Frame(image: image, timestamp: MonotonicClock.now(), index: position)
+    }
+
+    public func close() { try? handle.close() }
+
+    /// One header or frame line (up to '\n'); `.stalled` at a clean end of file.
+    static func line(_ handle: FileHandle, _ path: String) throws -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let b = handle.readData(ofLength: 1)
+            guard let c = b.first else {
+                if bytes.isEmpty { throw CaptureError(.stalled, path, "end of file") }
+                throw CaptureError(.badFile, path, "truncated header line")
+            }
+            if c == 0x0a { break }
+            bytes.append(c)
+            if bytes.count > 4096 { throw CaptureError(.badFile, path, "header line too long (not a Y4M file?)") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Plays a file source in real time at `framesPerSecond`: each call returns the newest frame due
+/// by now, skipping (and counting) the frames whose time has passed, as a live camera would.
+public final class PacedSource: FrameSource {
+    public let inner: FrameSource
+    public let framesPerSecond: Double?
+    public private(set) var dropped = 0
+    public var description: String { inner.description + String(format: " played at %g fps", framesPerSecond ?? 0) }
+    private var start: Double?
+    private var delivered = -1
+
+    public init(_ inner: FrameSource, framesPerSecond: Double) {
+        self.inner = inner
+        self.framesPerSecond = framesPerSecond
+    }
+
+    public func next() throws -> Frame? {
+        let fps = framesPerSecond!
+        let now = MonotonicClock.now()
+        if start == nil { start = now }
+        // The frame due now, but never one already delivered.
+        var due = max(delivered + 1, Int(((now - start!) * fps).rounded(.down)))
+        let dueTime = start! + Double(due) / fps
+        if dueTime > now { usleep(useconds_t((dueTime - now) * 1e6)) }
+        due = max(due, Int(((MonotonicClock.now() - start!) * fps).rounded(.down)))
+        var frame: Frame?
+        for _ in (delivered + 1)...due {
+            guard let f = try inner.next() else { return nil }
+            frame = f
+        }
+        dropped += due - delivered - 1
+        delivered = due
+        frame?.timestamp = start! + Double(due) / fps
+        return frame
+    }
+
+    public func close() { inner.close() }
+}

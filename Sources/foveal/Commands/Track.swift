@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import FovealCapture
+import FovealModel
+import FovealTensor
+import FovealTracking
+
+extension Foveal {
+    struct Track: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Track gaze live: one line per processed frame, flushed at once.",
+            discussion: """
+                Always processes the newest frame (older ones are dropped and counted). On exit \
+                (end of source, --count, --duration, Ctrl-C or SIGTERM) prints fps, latency \
+                percentiles and drops on stderr. Smoothing: the One Euro filter (Casiez et al., \
+                CHI 2012) with min cutoff 1 Hz, beta 0.05 per cm/s, derivative cutoff 1 Hz.
+                """)
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case text, jsonl, csv }
+        enum Smoothing: String, ExpressibleByArgument, CaseIterable { case oneEuro = "one-euro", none }
+
+        @Option(help: "V4L2 camera: a path such as /dev/video0, or an index.") var camera: String?
+        @Option(help: "A recording folder, a folder or glob of images, or a .y4m file.") var source: String?
+        @Option(help: "Model weights (default: the shipped model).") var weights: String?
+        @Option(help: "Output: text, jsonl or csv.") var format: Format = .text
+        @Option(help: "Stop after N frames.") var count: Int?
+        @Option(help: "Stop after S seconds.") var duration: Double?
+        @Option(help: "Smoothing: one-euro or none.") var smooth: Smoothing = .none
+        @Option(help: "Camera frame size WIDTHxHEIGHT (default 640x480 when offered).") var size: String?
+        @Option(help: "Camera frame rate; for a file source, play it in real time at this rate.") var fps: Double?
+        @Option(help: "Camera pixel format: RGB3 (libv4l2 converts) or YUYV (Foveal converts).") var pixelFormat = "RGB3"
+        @Flag(help: "On a camera that disconnects or stalls, reopen it instead of exiting.") var reconnect = false
+        @Flag(help: "For a recording: all frames, not only those with face and eyes detected.") var allFrames = false
+
+        func validate() throws {
+            if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
+            if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+            if let count, count < 1 { throw ValidationError("--count must be positive") }
+            if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
+            if !["RGB3", "YUYV"].contains(pixelFormat) { throw ValidationError("--pixel-format must be RGB3 or YUYV") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                BLAS.configure()
+                let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
+                signal(SIGINT) { _ in Tracker.stopRequested = true }
+                signal(SIGTERM) { _ in Tracker.stopRequested = true }
+                var total = TrackSummary()
+                var opened = try openSource()
+                printError("tracking \(opened.description)")
+                if format == .csv { emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm") }
+                var reconnects = 0
+                while true {
+                    let tracker = Tracker(model: model, source: opened, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil)
+                    do {
+                        let s = try tracker.run(count: count.map { $0 - total.frames }, duration: duration.map { $0 - total.seconds }) { emit(line($0)) }
+                        merge(s, into: &total)
+                        break
+                    } catch let e as CaptureError where reconnect && camera != nil && (e.kind == .disconnected || e.kind == .stalled) {
+                        printError("foveal: \(e); reconnecting")
+                        opened.close()
+                        opened = try reopen(&reconnects)
+                    }
+                }
+                opened.close()
+                var report = String(format: "%d frames in %.1f s (%.1f fps), latency p50 %.1f ms p99 %.1f ms, dropped %d",
+                                    total.frames, total.seconds, total.framesPerSecond, total.latencyP50Ms, total.latencyP99Ms, total.dropped)
+                if let e = total.meanErrorCm { report += String(format: ", mean error %.3f cm against the labels", e) }
+                printError(report)
+            }
+        }
+
+        func openSource() throws -> FrameSource {
+            if let camera {
+                return try V4L2Camera(camera, size: size.flatMap(parseSize), framesPerSecond: fps, pixelFormat: pixelFormat)
+            }
+            let path = source!
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let file: FrameSource
+            if exists && isDirectory.boolValue && FileManager.default.fileExists(atPath: path + "/info.json") {
+                file = try RecordingSource(path, validOnly: !allFrames)
+            } else if path.lowercased().hasSuffix(".y4m") {
+                file = try Y4MSource(path)
+            } else {
+                file = try ImageFolderSource(path)
+            }
+            return fps.map { PacedSource(file, framesPerSecond: $0) } ?? file
+        }
+
+        func reopen(_ attempts: inout Int) throws -> FrameSource {
+            while true {
+                attempts += 1
+                do { return try openSource() } catch let e as CaptureError where attempts < 30 && !Tracker.stopRequested {
+                    printError("foveal: \(e); retrying in 1 s")
+                    sleep(1)
+                }
+            }
+        }
+
+        func merge(_ s: TrackSummary, into total: inout TrackSummary) {
+            let n = total.frames + s.frames
+            if let e = s.meanErrorCm { total.meanErrorCm = ((total.meanErrorCm ?? 0) * Double(total.frames) + e * Double(s.frames)) / Double(max(1, n)) }
+            total.frames = n
+            total.seconds += s.seconds
+            total.dropped += s.dropped
+            total.latencyP50Ms = max(total.latencyP50Ms, s.latencyP50Ms)
+            total.latencyP99Ms = max(total.latencyP99Ms, s.latencyP99Ms)
+        }
+
+        func line(_ p: TrackPoint) -> String {
+            switch format {
+            case .jsonl:
+                var object: [String: Any] = ["frame": p.frame, "time_s": p.captureTime, "gaze_cm": [p.gaze.xCm, p.gaze.yCm],
+                                             "latency_ms": p.latencyMs]
+                if let label = p.label { object["label_cm"] = [label.xCm, label.yCm] }
+                if let name = p.name { object["name"] = name }
+                return jsonLine(object)
+            case .csv:
+                let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
+                return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label
+            case .text:
+                return String(format: "frame %5d  t %.3f s  gaze x %7.2f cm  y %7.2f cm  latency %6.1f ms",
+                              p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs)
+            }
+        }
+    }
+}

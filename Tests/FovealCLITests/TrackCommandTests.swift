@@ -1,0 +1,45 @@
+import Foundation
+import FovealTestSupport
+import Testing
+
+@Suite struct TrackCommand {
+    static let repository = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent().path
+    let recording = repository + "/data/samples/gazecapture/00000"
+    let weights = Fixtures.path("model/depth6.weights.safetensors")
+
+    /// Replaying a recording through `track` gives, frame by frame, the errors `eval` computes on it.
+    @Test func replayErrorsEqualEval() throws {
+        let run = try Run(["track", "--source", recording, "--weights", weights, "--format", "jsonl"])
+        #expect(run.status == 0, "\(run.stderr)")
+        var errors: [Double] = []
+        for line in run.stdoutLines {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let (g, l) = (o["gaze_cm"] as! [Double], o["label_cm"] as! [Double])
+            errors.append(((g[0] - l[0]) * (g[0] - l[0]) + (g[1] - l[1]) * (g[1] - l[1])).squareRoot())
+            #expect(o["latency_ms"] is Double && o["time_s"] is Double)
+        }
+        // A dataset holding just this recording, for eval.
+        let dataset = Fixtures.temporaryDirectory()
+        try FileManager.default.createSymbolicLink(atPath: dataset + "/00000", withDestinationPath: recording)
+        let eval = try Run(["eval", "--dataset", dataset, "--weights", weights, "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as! [String: Any]
+        let overall = report["overall"] as! [String: Any]
+        #expect(errors.count == overall["frames"] as? Int)
+        #expect(abs(errors.reduce(0, +) / Double(errors.count) - (overall["mean_cm"] as! Double)) < 1e-4)
+        #expect(run.stderr.contains("mean error"))
+    }
+
+    @Test func csvAndTextAndCount() throws {
+        let csv = try Run(["track", "--source", recording, "--weights", weights, "--format", "csv", "--count", "4"])
+        #expect(csv.status == 0 && csv.stdoutLines.count == 5 && csv.stdoutLines[0].hasPrefix("frame,time_s,x_cm"))
+        let text = try Run(["track", "--source", recording + "/frames", "--weights", weights, "--count", "2", "--smooth", "one-euro"])
+        #expect(text.status == 0 && text.stdoutLines.count == 2 && text.stdoutLines[0].hasPrefix("frame     0"))
+    }
+
+    @Test func badCamerasAreOneLineErrors() throws {
+        for (camera, problem) in [("/dev/video97", "/dev/video97: no such camera"), ("/dev/null", "/dev/null: not a V4L2 device")] {
+            let run = try Run(["track", "--camera", camera, "--weights", weights])
+            #expect(run.status == 1 && run.stderrLines == ["foveal: " + problem], "\(run.stderr)")
+        }
+    }
+}
