@@ -1,10 +1,10 @@
 # Foveal: build, test and demo targets. Each installs the Debian packages it needs first.
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev pkg-config
+DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 
-.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices
+.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera
 
 ## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg) if missing.
 deps:
@@ -57,3 +57,7 @@ clean:
 devices:
 	{ printf '// Generated from calibration/devices.csv by `make devices`: do not edit; a test keeps them equal.\n\nextension DeviceTable {\n    public static let builtinCSV = """\n'; \
 	  cat calibration/devices.csv; printf '"""\n}\n'; } > Sources/FovealGeometry/BuiltinDevices.swift
+
+## test-camera: the capture module against the kernel's vivid driver in a qemu VM (Tests/vivid/run.sh).
+test-camera: release
+	Tests/vivid/run.sh .build/release/foveal

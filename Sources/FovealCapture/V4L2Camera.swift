@@ -106,8 +106,9 @@ public final class V4L2Camera: FrameSource {
             if p.revents & Int16(POLLERR | POLLHUP) != 0 && p.revents & Int16(POLLIN) == 0 {
                 throw CaptureError(.disconnected, path, "camera disconnected")
             }
-            // Drain: everything queued now is older than the last one.
-            while true {
+            // Drain: everything queued now is older than the last one. Poll before each dequeue
+            // (libv4l2 prints a complaint for every EAGAIN).
+            repeat {
                 var b = v4l2_buffer()
                 b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
                 b.memory = V4L2_MEMORY_MMAP.rawValue
@@ -121,7 +122,8 @@ public final class V4L2Camera: FrameSource {
                     _ = foveal_v4l2_ioctl(fd, FOVEAL_VIDIOC_QBUF, &previous)
                 }
                 newest = (b, (newest?.taken ?? 0) + 1)
-            }
+                p.revents = 0
+            } while poll(&p, 1, 0) > 0 && p.revents & Int16(POLLIN) != 0
         }
         var b = newest!.buffer
         defer { _ = foveal_v4l2_ioctl(fd, FOVEAL_VIDIOC_QBUF, &b) }
@@ -194,7 +196,8 @@ public final class V4L2Camera: FrameSource {
         while foveal_v4l2_ioctl(fd, request, &argument) < 0 {
             if errno == EINTR { continue }
             let kind: CaptureError.Kind = errno == EBUSY ? .busy : errno == ENODEV ? .disconnected : .failed
-            throw CaptureError(kind, path, "\(what): \(errno == EBUSY ? "camera is busy (another program is using it)" : String(cString: strerror(errno)))")
+            if errno == EBUSY { throw CaptureError(.busy, path, "camera is busy (another program is using it)") }
+            throw CaptureError(kind, path, "\(what): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs inside the vivid VM (chrooted into the host's root): the commands run.sh checks.
+foveal=$1 weights=$2
+echo "@@cameras"; $foveal cameras --json; echo "@@/cameras"
+echo "@@track-rgb"; $foveal track --camera /dev/video0 --count 30 --format jsonl --weights "$weights" 2>/tmp/rgb.err
+echo "@@/track-rgb"; echo "@@status-rgb $?"; cat /tmp/rgb.err
+echo "@@track-yuyv"; $foveal track --camera /dev/video0 --count 30 --format jsonl --pixel-format YUYV --weights "$weights" 2>/tmp/yuyv.err
+echo "@@/track-yuyv"; echo "@@status-yuyv $?"; cat /tmp/yuyv.err
+$foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>&1 &
+first=$!
+sleep 8
+echo "@@busy"; $foveal track --camera /dev/video0 --count 5 --weights "$weights" 2>&1 >/dev/null | grep -v '^tracking'
+echo "@@/busy"
+$foveal track --camera /dev/video0 --count 5 --weights "$weights" >/dev/null 2>&1; echo "@@status-busy $?"
+kill -TERM $first; wait $first
+echo "@@notcamera"; $foveal track --camera /dev/null --weights "$weights" 2>&1; echo "@@/notcamera"
