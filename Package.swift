@@ -25,11 +25,12 @@ let package = Package(
         .target(name: "FovealGeometry"),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
+        .target(name: "FovealCalibration", dependencies: ["FovealGeometry", "FovealModel", "GazeCapture"]),
         .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealIO", "FovealTensor"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

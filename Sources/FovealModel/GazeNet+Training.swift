@@ -66,7 +66,7 @@ extension GazeNet {
         let squashed = Elementwise.sigmoid(z)
         let range = Float(config.rangeCm)
         let gaze = Elementwise.map(squashed) { ($0 * 2 - 1) * range }
-        let output = Output(saliency: map, grid: gridCache?.0, resampled: resampled, gazeCm: gaze)
+        let output = Output(saliency: map, grid: gridCache?.0, resampled: resampled, gazeCm: gaze, features: nil)
         return (output, TrainingCache(settings: settings, image: image, saliency: saliencyCache,
                                       grid: gridCache.map { ($0.0, $0.1) }, resampled: resampled, task: taskCache,
                                       squashed: squashed))

@@ -26,6 +26,8 @@ public struct GazeNet: Sendable {
         public var resampled: Tensor
         /// (N, 2) gaze (x, y) in camera-space centimetres.
         public var gazeCm: Tensor
+        /// (N, hidden) AlexNet's penultimate features (what per-user calibration regresses from).
+        public var features: Tensor?
     }
 
     public init(config: ModelConfig, parameters p: ParameterReader) throws {
@@ -48,11 +50,13 @@ public struct GazeNet: Sendable {
     public func callAsFunction(_ image: some GazeNetInput) -> Output {
         guard config.sampler else {
             let j = uniformDownsample(image)
-            return Output(resampled: j, gazeCm: head(j))
+            let (gaze, features) = headWithFeatures(j)
+            return Output(resampled: j, gazeCm: gaze, features: features)
         }
         let s = saliencyMap(image)
         let (j, grid) = resample(image, saliency: s)
-        return Output(saliency: s, grid: grid, resampled: j, gazeCm: head(j))
+        let (gaze, features) = headWithFeatures(j)
+        return Output(saliency: s, grid: grid, resampled: j, gazeCm: gaze, features: features)
     }
 
     /// f_s: the softmax-normalised saliency map (N, 1, 31, 31) of the frame's low-resolution copy.
@@ -77,9 +81,14 @@ public struct GazeNet: Sendable {
     }
 
     /// f_t and the output squashing: (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
-    public func head(_ resampled: Tensor) -> Tensor {
+    public func head(_ resampled: Tensor) -> Tensor { headWithFeatures(resampled).gaze }
+
+    /// `head`, also returning AlexNet's penultimate features.
+    public func headWithFeatures(_ resampled: Tensor) -> (gaze: Tensor, features: Tensor) {
         let range = Float(config.rangeCm)
-        return Elementwise.map(task(resampled)) { (1 / (1 + expf(-$0)) * 2 - 1) * range }
+        let features = task.embedding(resampled)
+        let gaze = Elementwise.map(task.linear[2](features)) { (1 / (1 + expf(-$0)) * 2 - 1) * range }
+        return (gaze, features)
     }
 }
 

@@ -101,7 +101,7 @@ public struct Evaluator {
     /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output);
     /// `progress` is called after each batch.
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection,
-                    onFrame: (GazeCaptureFrame, CameraSpacePoint) -> Void = { _, _ in },
+                    onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
         var walk = FrameWalk(dataset, selection)
         let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
@@ -122,11 +122,13 @@ public struct Evaluator {
                 // Frames of one batch must share a size (orientation can change mid-recording).
                 for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
                     let gaze: [CameraSpacePoint]
+                    var features: [[Float]?] = Array(repeating: nil, count: group.count)
                     switch predictor {
                     case .model(let model):
                         let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
                         gaze = group.indices.map { CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * $0]),
                                                                     yCm: Double(output.gazeCm[flat: 2 * $0 + 1])) }
+                        if let f = output.features { features = group.indices.map { f.item($0).values } }
                     case .constant(let point):
                         gaze = Array(repeating: point, count: group.count)
                     case .constantPerFamily(let points):
@@ -135,7 +137,7 @@ public struct Evaluator {
                     for (i, (frame, _)) in group.enumerated() {
                         let predicted = gaze[i]
                         errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
-                        onFrame(frame, predicted)
+                        onFrame(frame, predicted, features[i])
                     }
                     evaluated += group.count
                 }

@@ -14,3 +14,14 @@ echo "@@/busy"
 $foveal track --camera /dev/video0 --count 5 --weights "$weights" >/dev/null 2>&1; echo "@@status-busy $?"
 kill -TERM $first; wait $first
 echo "@@notcamera"; $foveal track --camera /dev/null --weights "$weights" 2>&1; echo "@@/notcamera"
+# Unplugged mid-stream: vivid's "disconnect" control acts as a USB unplug.
+$foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>/tmp/unplug.err &
+tracker=$!
+sleep 8; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-unplug $?"
+echo "@@unplug"; grep -v '^tracking' /tmp/unplug.err; echo "@@/unplug"
+sleep 2
+# With --reconnect the tracker reopens the camera and carries on.
+$foveal track --camera /dev/video0 --count 60 --format jsonl --reconnect --weights "$weights" >/tmp/reconnect.out 2>/tmp/reconnect.err &
+tracker=$!
+sleep 8; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-reconnect $?"
+echo "@@reconnect"; grep -c gaze_cm /tmp/reconnect.out; grep -c reconnecting /tmp/reconnect.err; echo "@@/reconnect"

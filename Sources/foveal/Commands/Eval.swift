@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FovealModel
 import FovealTensor
+import FovealCalibration
 import GazeCapture
 
 extension Foveal {
@@ -41,6 +42,9 @@ extension Foveal {
         @Flag(help: "Write the report as JSON to standard output.")
         var json = false
 
+        @Option(help: "Per recording, calibrate on the frames of the first K dots and report errors on the other dots (iTracker's protocol).")
+        var calibrate: Int?
+
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if batch < 1 { throw ValidationError("--batch must be positive") }
@@ -52,6 +56,12 @@ extension Foveal {
             try reportingErrors {
                 BLAS.configure()
                 let data = try GazeCaptureDataset(root: dataset)
+                let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
+                if let calibrate {
+                    guard baseline == nil else { throw CommandFailure("--calibrate needs a model, not --baseline") }
+                    try evaluateWithCalibration(try GazeNet(weightsAt: try ShippedModel.resolve(weights)), data, selection, dots: calibrate)
+                    return
+                }
                 var evaluator: Evaluator
                 if baseline == nil {
                     evaluator = Evaluator(model: try GazeNet(weightsAt: try ShippedModel.resolve(weights)))
@@ -64,7 +74,6 @@ extension Foveal {
                     evaluator = Evaluator(predictor: baseline == "family-mean" ? .constantPerFamily(means) : .constant(means["all"]!))
                 }
                 evaluator.batchSize = batch
-                let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
                 let bar = ProgressBar(label: "eval")
                 let report = try evaluator.run(data, selection, progress: { p in
                     bar.update(done: p.framesSeen, total: max(p.framesTotal, p.framesSeen),
@@ -91,6 +100,26 @@ extension Foveal {
                 }
                 if report.overall.frames == 0 { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split)'") }
             }
+        }
+    
+        private func evaluateWithCalibration(_ model: GazeNet, _ data: GazeCaptureDataset, _ selection: FrameSelection, dots: Int) throws {
+            guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
+            let report = try CalibratedEvaluation(model: model, dots: dots).run(data, selection)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                emit(String(decoding: try encoder.encode(report), as: UTF8.self))
+                return
+            }
+            emit("dataset \(dataset): calibrated on \(dots) dots per recording, errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
+            emit("family     frames  uncalibrated cm  calibrated cm  change")
+            for family in report.uncalibrated.keys.sorted(by: { ($0 == "all" ? "~" : $0) < ($1 == "all" ? "~" : $1) }) {
+                let (u, c) = (report.uncalibrated[family]!, report.calibrated[family]!)
+                emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
+                     + String(format: " %8d %16.3f %14.3f %6.1f%%", u.frames, u.meanCm, c.meanCm, (c.meanCm / u.meanCm - 1) * 100))
+            }
+            emit("method chosen by leave-one-target-out error: " + report.methodsChosen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
     }
 }

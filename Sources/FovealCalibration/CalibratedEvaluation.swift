@@ -1,0 +1,57 @@
+import FovealGeometry
+import FovealModel
+import GazeCapture
+
+/// The iTracker protocol: per recording, calibrate on the frames of the first K dots and report
+/// errors on the frames of the other dots, calibrated and not, per device family.
+public struct CalibratedEvaluation {
+    public struct Report: Codable, Sendable {
+        public var calibrationDots: Int
+        public var recordings: Int
+        public var skippedRecordings: Int
+        public var uncalibrated: [String: ErrorStatistics]
+        public var calibrated: [String: ErrorStatistics]
+        /// How often each method was the better one by leave-one-target-out error.
+        public var methodsChosen: [String: Int]
+
+        enum CodingKeys: String, CodingKey {
+            case calibrationDots = "calibration_dots", recordings, skippedRecordings = "skipped_recordings"
+            case uncalibrated, calibrated, methodsChosen = "methods_chosen"
+        }
+    }
+
+    public let model: GazeNet
+    public let dots: Int
+
+    public init(model: GazeNet, dots: Int) { (self.model, self.dots) = (model, dots) }
+
+    public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) throws -> Report {
+        var perRecording: [String: [(GazeCaptureFrame, CameraSpacePoint, [Float])]] = [:]
+        _ = try Evaluator(model: model).run(dataset, selection, onFrame: { frame, predicted, features in
+            perRecording[frame.recordingID, default: []].append((frame, predicted, features ?? []))
+        })
+        var before: [String: [Double]] = [:], after: [String: [Double]] = [:]
+        var chosen: [String: Int] = [:]
+        var used = 0, skipped = 0
+        for (_, frames) in perRecording.sorted(by: { $0.key < $1.key }) {
+            let dotOrder = Array(Set(frames.map(\.0.dot.number))).sorted()
+            guard dotOrder.count > dots else { skipped += 1; continue }
+            let calibrationDots = Set(dotOrder.prefix(dots))
+            let samples = frames.filter { calibrationDots.contains($0.0.dot.number) }.map {
+                CalibrationSample(targetIndex: $0.0.dot.number, target: $0.0.gaze, prediction: $0.1, features: $0.2)
+            }
+            guard let best = CalibrationFitter.fitAll(samples).first else { skipped += 1; continue }
+            chosen[best.method.rawValue, default: 0] += 1
+            used += 1
+            for (frame, predicted, features) in frames where !calibrationDots.contains(frame.dot.number) {
+                before[frame.family, default: []].append(predicted.distance(to: frame.gaze))
+                after[frame.family, default: []].append(best.apply(predicted, features: features).distance(to: frame.gaze))
+            }
+        }
+        var uncalibrated = before.mapValues(ErrorStatistics.init), calibrated = after.mapValues(ErrorStatistics.init)
+        uncalibrated["all"] = ErrorStatistics(before.values.flatMap { $0 })
+        calibrated["all"] = ErrorStatistics(after.values.flatMap { $0 })
+        return Report(calibrationDots: dots, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
+                      calibrated: calibrated, methodsChosen: chosen)
+    }
+}

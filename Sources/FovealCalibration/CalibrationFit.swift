@@ -1,0 +1,183 @@
+import FovealGeometry
+
+/// One calibration observation: where the user looked (the target) and what the network said.
+public struct CalibrationSample: Codable, Sendable, Equatable {
+    public var targetIndex: Int
+    public var target: CameraSpacePoint
+    public var prediction: CameraSpacePoint
+    /// The network's penultimate features for the frame.
+    public var features: [Float]
+
+    public init(targetIndex: Int, target: CameraSpacePoint, prediction: CameraSpacePoint, features: [Float]) {
+        (self.targetIndex, self.target, self.prediction, self.features) = (targetIndex, target, prediction, features)
+    }
+}
+
+/// A per-user correction of the network's output, fitted on calibration samples.
+public struct Calibration: Codable, Sendable, Equatable {
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        /// target = A [prediction; 1]: removes offsets (kappa), scale and shear in camera space.
+        case affine
+        /// target = W standardised(features) + b: ridge regression from the penultimate
+        /// features, as iTracker's per-user SVR.
+        case ridge
+    }
+
+    public var method: Method
+    /// affine: 6 numbers (row-major 2x3). ridge: lambda, then d means, d scales, 2d weights, 2 biases.
+    public var parameters: [Double]
+    /// Leave-one-target-out mean error (cm) of this method on the samples it was fitted on.
+    public var leaveOneOutErrorCm: Double
+    /// The uncorrected network's mean error (cm) on the same samples.
+    public var uncalibratedErrorCm: Double
+
+    public func apply(_ prediction: CameraSpacePoint, features: [Float]) -> CameraSpacePoint {
+        switch method {
+        case .affine:
+            let a = parameters
+            return CameraSpacePoint(xCm: a[0] * prediction.xCm + a[1] * prediction.yCm + a[2],
+                                    yCm: a[3] * prediction.xCm + a[4] * prediction.yCm + a[5])
+        case .ridge:
+            let d = features.count
+            guard parameters.count == 1 + 4 * d + 2 else { return prediction }
+            var x = parameters[1 + 4 * d], y = parameters[2 + 4 * d]
+            for i in 0..<d {
+                let z = (Double(features[i]) - parameters[1 + i]) / parameters[1 + d + i]
+                x += parameters[1 + 2 * d + 2 * i] * z
+                y += parameters[1 + 2 * d + 2 * i + 1] * z
+            }
+            return CameraSpacePoint(xCm: x, yCm: y)
+        }
+    }
+}
+
+/// Fits calibrations and compares them by leave-one-target-out error.
+public enum CalibrationFitter {
+    public static let ridgePenalties: [Double] = [0.3, 1, 3, 10, 30, 100, 300, 1000]
+
+    /// Drops samples far from their target's other samples (blinks the detector missed, glances
+    /// away): more than 3 median absolute deviations (at least 1.5 cm) from the target's median prediction.
+    public static func withoutOutliers(_ samples: [CalibrationSample]) -> [CalibrationSample] {
+        Dictionary(grouping: samples, by: \.targetIndex).values.flatMap { group -> [CalibrationSample] in
+            guard group.count >= 3 else { return group }
+            let mx = median(group.map(\.prediction.xCm)), my = median(group.map(\.prediction.yCm))
+            let distances = group.map { (($0.prediction.xCm - mx) * ($0.prediction.xCm - mx) + ($0.prediction.yCm - my) * ($0.prediction.yCm - my)).squareRoot() }
+            let limit = max(1.5, 3 * median(distances))
+            return zip(group, distances).filter { $0.1 <= limit }.map(\.0)
+        }.sorted { ($0.targetIndex, $0.prediction.xCm) < ($1.targetIndex, $1.prediction.xCm) }
+    }
+
+    /// Both methods, each with its leave-one-target-out error; the better one first.
+    public static func fitAll(_ samples: [CalibrationSample]) -> [Calibration] {
+        let clean = withoutOutliers(samples)
+        let uncalibrated = mean(clean.map { $0.prediction.distance(to: $0.target) })
+        var fits: [Calibration] = []
+        if let affine = fitAffine(clean) {
+            var c = affine
+            c.leaveOneOutErrorCm = leaveOneTargetOut(clean) { fitAffine($0) }
+            c.uncalibratedErrorCm = uncalibrated
+            fits.append(c)
+        }
+        if !clean.isEmpty, !clean[0].features.isEmpty {
+            // The penalty is itself chosen by leave-one-target-out error.
+            let scored = ridgePenalties.map { l in (l, leaveOneTargetOut(clean) { fitRidge($0, lambda: l) }) }
+            if let (lambda, error) = scored.min(by: { $0.1 < $1.1 }), error.isFinite, var c = fitRidge(clean, lambda: lambda) {
+                c.leaveOneOutErrorCm = error
+                c.uncalibratedErrorCm = uncalibrated
+                fits.append(c)
+            }
+        }
+        return fits.sorted { $0.leaveOneOutErrorCm < $1.leaveOneOutErrorCm }
+    }
+
+    /// Mean error on each target's samples of a fit made without that target.
+    public static func leaveOneTargetOut(_ samples: [CalibrationSample], _ fit: ([CalibrationSample]) -> Calibration?) -> Double {
+        let targets = Set(samples.map(\.targetIndex))
+        guard targets.count >= 2 else { return .infinity }
+        var errors: [Double] = []
+        for t in targets {
+            guard let c = fit(samples.filter { $0.targetIndex != t }) else { return .infinity }
+            for s in samples where s.targetIndex == t {
+                errors.append(c.apply(s.prediction, features: s.features).distance(to: s.target))
+            }
+        }
+        return mean(errors)
+    }
+
+    /// Least squares for target = A [prediction; 1] (a tiny ridge keeps it defined with few targets).
+    public static func fitAffine(_ samples: [CalibrationSample]) -> Calibration? {
+        guard samples.count >= 3 else { return nil }
+        let x = samples.map { [$0.prediction.xCm, $0.prediction.yCm, 1.0] }
+        guard let wx = solveRidge(x, samples.map(\.target.xCm), lambda: 1e-6, penalise: [true, true, false]),
+              let wy = solveRidge(x, samples.map(\.target.yCm), lambda: 1e-6, penalise: [true, true, false]) else { return nil }
+        return Calibration(method: .affine, parameters: wx + wy, leaveOneOutErrorCm: .nan, uncalibratedErrorCm: .nan)
+    }
+
+    /// Ridge regression from standardised features to the target, in its dual form (few samples, many features).
+    public static func fitRidge(_ samples: [CalibrationSample], lambda: Double) -> Calibration? {
+        guard samples.count >= 2 else { return nil }
+        let n = samples.count, d = samples[0].features.count
+        var means = [Double](repeating: 0, count: d), scales = [Double](repeating: 0, count: d)
+        for s in samples { for i in 0..<d { means[i] += Double(s.features[i]) / Double(n) } }
+        for s in samples { for i in 0..<d { let c = Double(s.features[i]) - means[i]; scales[i] += c * c / Double(n) } }
+        scales = scales.map { max($0.squareRoot(), 1e-6) }
+        let z = samples.map { s in (0..<d).map { (Double(s.features[$0]) - means[$0]) / scales[$0] } }
+        let (tx, ty) = (mean(samples.map(\.target.xCm)), mean(samples.map(\.target.yCm)))
+        // alpha = (Z Z^T + lambda I)^-1 (y - mean y); W = Z^T alpha.
+        var gram = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+        for i in 0..<n { for j in i..<n { let v = zip(z[i], z[j]).reduce(0) { $0 + $1.0 * $1.1 }; gram[i][j] = v; gram[j][i] = v } }
+        for i in 0..<n { gram[i][i] += lambda }
+        guard let ax = solve(gram, samples.map { $0.target.xCm - tx }), let ay = solve(gram, samples.map { $0.target.yCm - ty }) else { return nil }
+        var weights = [Double](repeating: 0, count: 2 * d)
+        for i in 0..<d {
+            for k in 0..<n { weights[2 * i] += z[k][i] * ax[k]; weights[2 * i + 1] += z[k][i] * ay[k] }
+        }
+        return Calibration(method: .ridge, parameters: [lambda] + means + scales + weights + [tx, ty],
+                           leaveOneOutErrorCm: .nan, uncalibratedErrorCm: .nan)
+    }
+
+    /// (X^T X + lambda P) w = X^T y for the penalised columns P.
+    static func solveRidge(_ x: [[Double]], _ y: [Double], lambda: Double, penalise: [Bool]) -> [Double]? {
+        let d = x[0].count
+        var a = [[Double]](repeating: [Double](repeating: 0, count: d), count: d), b = [Double](repeating: 0, count: d)
+        for (row, target) in zip(x, y) {
+            for i in 0..<d {
+                b[i] += row[i] * target
+                for j in 0..<d { a[i][j] += row[i] * row[j] }
+            }
+        }
+        for i in 0..<d where penalise[i] { a[i][i] += lambda }
+        return solve(a, b)
+    }
+
+    /// Gaussian elimination with partial pivoting; nil when singular.
+    static func solve(_ matrix: [[Double]], _ rhs: [Double]) -> [Double]? {
+        var a = matrix, b = rhs
+        let n = b.count
+        for col in 0..<n {
+            let pivot = (col..<n).max { abs(a[$0][col]) < abs(a[$1][col]) }!
+            guard abs(a[pivot][col]) > 1e-12 else { return nil }
+            a.swapAt(col, pivot); b.swapAt(col, pivot)
+            for row in (col + 1)..<n {
+                let f = a[row][col] / a[col][col]
+                if f == 0 { continue }
+                for k in col..<n { a[row][k] -= f * a[col][k] }
+                b[row] -= f * b[col]
+            }
+        }
+        var x = [Double](repeating: 0, count: n)
+        for row in stride(from: n - 1, through: 0, by: -1) {
+            var s = b[row]
+            for k in (row + 1)..<n { s -= a[row][k] * x[k] }
+            x[row] = s / a[row][row]
+        }
+        return x
+    }
+
+    static func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
