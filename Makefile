@@ -1,6 +1,6 @@
 # Foveal: build, test and demo targets. Each installs the Debian packages it needs first.
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev pkg-config
+DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 

@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -25,7 +26,9 @@ let package = Package(
         .target(name: "FovealGeometry"),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
         .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
-        .target(name: "FovealCalibration", dependencies: ["FovealGeometry", "FovealModel", "GazeCapture"]),
+        .target(name: "FovealCalibration", dependencies: [
+            "FovealGeometry", "FovealModel", "GazeCapture", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealIO", "FovealTensor"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealTrainingTests", dependencies: ["FovealTraining", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
+        .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
     ]
 )

@@ -11,6 +11,8 @@ public struct TrackPoint: Sendable {
     /// Capture time, seconds on the monotonic clock.
     public var captureTime: Double
     public var gaze: CameraSpacePoint
+    /// The network's own output, before calibration (equal to `gaze` without one).
+    public var uncalibrated: CameraSpacePoint
     /// From capture to result.
     public var latencyMs: Double
     public var label: CameraSpacePoint?
@@ -34,6 +36,8 @@ public final class Tracker {
     public let model: GazeNet
     public let source: FrameSource
     public var smoothing: (x: OneEuroFilter, y: OneEuroFilter)?
+    /// A user's calibration: the network's output and penultimate features -> corrected gaze.
+    public var correction: ((CameraSpacePoint, [Float]) -> CameraSpacePoint)?
     nonisolated(unsafe) public static var stopRequested = false
 
     public init(model: GazeNet, source: FrameSource, smoothing: OneEuroFilter? = nil) {
@@ -52,7 +56,8 @@ public final class Tracker {
             if let duration, MonotonicClock.now() - start >= duration { break }
             guard let frame = try source.next() else { break }
             let out = model(try ImageNormalization.pixelBatch([frame.image]))
-            var gaze = CameraSpacePoint(xCm: Double(out.gazeCm[flat: 0]), yCm: Double(out.gazeCm[flat: 1]))
+            let raw = CameraSpacePoint(xCm: Double(out.gazeCm[flat: 0]), yCm: Double(out.gazeCm[flat: 1]))
+            var gaze = correction?(raw, out.features?.values ?? []) ?? raw
             if var s = smoothing {
                 gaze = CameraSpacePoint(xCm: s.x(gaze.xCm, at: frame.timestamp), yCm: s.y(gaze.yCm, at: frame.timestamp))
                 smoothing = s
@@ -61,7 +66,7 @@ public final class Tracker {
             latencies.append(latency)
             if let label = frame.label { errors.append(gaze.distance(to: label)) }
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
-                                  latencyMs: latency, label: frame.label))
+                                  uncalibrated: raw, latencyMs: latency, label: frame.label))
             summary.frames += 1
         }
         summary.seconds = MonotonicClock.now() - start

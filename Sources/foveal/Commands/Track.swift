@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import FovealCalibration
 import FovealCapture
+import FovealGeometry
 import FovealModel
 import FovealTensor
 import FovealTracking
@@ -31,6 +33,15 @@ extension Foveal {
         @Option(help: "Camera pixel format: RGB3 (libv4l2 converts) or YUYV (Foveal converts).") var pixelFormat = "RGB3"
         @Flag(help: "On a camera that disconnects or stalls, reopen it instead of exiting.") var reconnect = false
         @Flag(help: "For a recording: all frames, not only those with face and eyes detected.") var allFrames = false
+        @Option(help: "Apply this user's active calibration and report gaze on the screen (cm from its top-left, pixels).") var user: String?
+        @Option(help: "The screen (default: the screen of the user's latest calibration).") var screen: String?
+        @OptionGroup var database: DatabaseOptions
+
+        /// The user's screen and calibration, when --user is given.
+        struct Display {
+            let screen: FovealCalibration.Screen
+            let calibration: Calibration?
+        }
 
         func validate() throws {
             if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
@@ -44,17 +55,22 @@ extension Foveal {
             try reportingErrors {
                 BLAS.configure()
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
+                let display = try loadDisplay()
+                if let display {
+                    printError("user \(user!) on screen '\(display.screen.name)': " + (display.calibration.map { "\($0.method.rawValue) calibration" } ?? "no calibration yet, uncorrected"))
+                }
                 signal(SIGINT) { _ in Tracker.stopRequested = true }
                 signal(SIGTERM) { _ in Tracker.stopRequested = true }
                 var total = TrackSummary()
                 var opened = try openSource()
                 printError("tracking \(opened.description)")
-                if format == .csv { emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm") }
+                if format == .csv { emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm" + (display == nil ? "" : ",screen_x_cm,screen_y_cm,screen_x_px,screen_y_px")) }
                 var reconnects = 0
                 while true {
                     let tracker = Tracker(model: model, source: opened, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil)
+                    if let c = display?.calibration { tracker.correction = { c.apply($0, features: $1) } }
                     do {
-                        let s = try tracker.run(count: count.map { $0 - total.frames }, duration: duration.map { $0 - total.seconds }) { emit(line($0)) }
+                        let s = try tracker.run(count: count.map { $0 - total.frames }, duration: duration.map { $0 - total.seconds }) { emit(line($0, display)) }
                         merge(s, into: &total)
                         break
                     } catch let e as CaptureError where reconnect && camera != nil && (e.kind == .disconnected || e.kind == .stalled) {
@@ -109,20 +125,41 @@ extension Foveal {
             total.latencyP99Ms = max(total.latencyP99Ms, s.latencyP99Ms)
         }
 
-        func line(_ p: TrackPoint) -> String {
+        func loadDisplay() throws -> Display? {
+            guard let user else { return nil }
+            let store = try database.open()
+            let person = try store.user(user)
+            guard let chosen = try screen.map({ try store.screen($0) }) ?? store.lastCalibratedScreen(userId: person.id!) else {
+                throw CommandFailure("user '\(user)' has no calibration yet: name a screen with --screen or run `foveal calibrate`")
+            }
+            return Display(screen: chosen, calibration: try store.activeCalibration(userId: person.id!, screenId: chosen.id!)?.calibration)
+        }
+
+        func line(_ p: TrackPoint, _ display: Display?) -> String {
+            let onScreen = display.map { d -> (cm: ScreenPoint, px: (x: Double, y: Double)) in
+                let point = d.screen.geometry.screenPoint(p.gaze, d.screen.screenOrientation)
+                return (point, d.screen.geometry.units(point, d.screen.screenOrientation))
+            }
             switch format {
             case .jsonl:
                 var object: [String: Any] = ["frame": p.frame, "time_s": p.captureTime, "gaze_cm": [p.gaze.xCm, p.gaze.yCm],
                                              "latency_ms": p.latencyMs]
                 if let label = p.label { object["label_cm"] = [label.xCm, label.yCm] }
                 if let name = p.name { object["name"] = name }
+                if let s = onScreen {
+                    object["screen_cm"] = [s.cm.xCm, s.cm.yCm]
+                    object["screen_px"] = [s.px.x, s.px.y]
+                    object["uncalibrated_cm"] = [p.uncalibrated.xCm, p.uncalibrated.yCm]
+                }
                 return jsonLine(object)
             case .csv:
                 let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
-                return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label
+                let screenPart = onScreen.map { String(format: ",%.3f,%.3f,%.1f,%.1f", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
+                return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label + screenPart
             case .text:
+                let screenPart = onScreen.map { String(format: "  screen %6.2f, %6.2f cm (%5.0f, %5.0f px)", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
                 return String(format: "frame %5d  t %.3f s  gaze x %7.2f cm  y %7.2f cm  latency %6.1f ms",
-                              p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs)
+                              p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + screenPart
             }
         }
     }

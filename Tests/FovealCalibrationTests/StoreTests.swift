@@ -1,0 +1,100 @@
+import Foundation
+import FovealCalibration
+import FovealGeometry
+import FovealTestSupport
+import GRDB
+import Testing
+
+func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Double) -> CalibrationSample {
+    CalibrationSample(targetIndex: target, target: CameraSpacePoint(xCm: tx, yCm: ty), prediction: CameraSpacePoint(xCm: px, yCm: py),
+                      features: [Float(px), Float(py), Float(px * py), 1])
+}
+
+@Suite struct Fitting {
+    /// A prediction off by a fixed affine map (what kappa and a head offset do) is corrected exactly.
+    @Test func affineRemovesAnAffineError() throws {
+        var samples: [CalibrationSample] = []
+        for (i, (x, y)) in [(-5.0, -2.0), (5, -2), (0, -8), (-5, -14), (5, -14), (0, -4)].enumerated() {
+            for k in 0..<3 { samples.append(sample(i, x, y, 0.9 * x + 0.1 * y + 1.5 + Double(k) * 1e-3, 1.1 * y - 0.7)) }
+        }
+        let fits = CalibrationFitter.fitAll(samples)
+        let affine = try #require(fits.first { $0.method == .affine })
+        #expect(affine.leaveOneOutErrorCm < 0.05 && affine.uncalibratedErrorCm > 1)
+        let p = affine.apply(CameraSpacePoint(xCm: 0.9 * 2 + 0.1 * -6 + 1.5, yCm: 1.1 * -6 - 0.7), features: [])
+        #expect(abs(p.xCm - 2) < 0.01 && abs(p.yCm - -6) < 0.01)
+        #expect(fits.first!.leaveOneOutErrorCm <= fits.last!.leaveOneOutErrorCm)
+    }
+
+    @Test func outliersAreDropped() {
+        var samples = (0..<5).map { sample(0, 1, 1, 1 + Double($0) * 0.01, 1) }
+        samples.append(sample(0, 1, 1, 9, 9))
+        #expect(CalibrationFitter.withoutOutliers(samples).count == 5)
+    }
+}
+
+@Suite struct Store {
+    let laptop = DeviceTable.builtin["Laptop 14in 1920x1080"]!
+
+    func store() throws -> CalibrationDatabase { try CalibrationDatabase(inMemory: ()) }
+
+    @Test func usersScreensAndSessions() throws {
+        let db = try store()
+        let ana = try db.addUser("ana")
+        let screen = try db.addScreen(Screen(name: "desk", geometry: laptop))
+        #expect(try db.users().map(\.name) == ["ana"] && db.screens().map(\.name) == ["desk"])
+        let samples = (0..<6).map { sample($0 / 2, Double($0), -Double($0), Double($0) + 1, -Double($0)) }
+        let fits = CalibrationFitter.fitAll(samples)
+        let stored = try db.saveSession(CalibrationSession(userId: ana.id!, screenId: screen.id!, script: "9-point", camera: "test"),
+                                        samples: samples, fits: fits)
+        #expect(stored.count == fits.count && stored.filter(\.active).count == 1)
+        #expect(try db.samples(session: stored[0].sessionId) == samples)
+        let active = try #require(try db.activeCalibration(userId: ana.id!, screenId: screen.id!))
+        #expect(active.calibration == fits[0])
+        try db.activate(stored.last!.id!)
+        #expect(try db.activeCalibration(userId: ana.id!, screenId: screen.id!)?.id == stored.last!.id)
+        try db.removeUser("ana")
+        #expect(try db.calibrations().isEmpty)  // cascade
+        #expect(try db.integrityCheck() == "ok")
+    }
+
+    @Test func badInputIsRefusedWithAReason() throws {
+        let db = try store()
+        _ = try db.addUser("ana")
+        #expect(throws: StoreError("user 'ana' exists already")) { try db.addUser("ana") }
+        #expect(throws: StoreError("no user 'bob' (see `foveal user list`)")) { try db.user("bob") }
+        #expect(throws: StoreError("no screen 'tv' (see `foveal screen list`)")) { try db.screen("tv") }
+        var impossible = laptop
+        impossible.widthMm = -10
+        #expect(throws: StoreError.self) { try db.addScreen(Screen(name: "bad", geometry: impossible)) }
+        #expect(throws: StoreError("no calibration 42")) { try db.activate(42) }
+    }
+
+    @Test func aDatabaseOfAnEarlierSchemaMigrates() throws {
+        let path = Fixtures.temporaryDirectory() + "/old.sqlite"
+        // Foveal's first schema (v1 only), with a screen in it.
+        let old = try DatabaseQueue(path: path)
+        try CalibrationDatabase.migrator.migrate(old, upTo: "v1")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO user (name, createdAt) VALUES ('ana', '2026-01-01')")
+            try db.execute(sql: "INSERT INTO screen (name, family, widthMm, heightMm, widthUnits, heightUnits, unit, cameraXMm, cameraYMm) VALUES ('desk', 'laptop', 300, 170, 1920, 1080, 'px', 150, -8)")
+        }
+        try old.close()
+        let db = try CalibrationDatabase(path: path)
+        #expect(try db.screen("desk").orientation == 1)  // the v2 column, with its default
+        #expect(try db.users().map(\.name) == ["ana"])
+        // A new database opens too.
+        let fresh = try CalibrationDatabase(path: Fixtures.temporaryDirectory() + "/new.sqlite")
+        #expect(try fresh.users().isEmpty)
+    }
+
+    @Test func someoneElsesDatabaseIsRefused() throws {
+        let path = Fixtures.temporaryDirectory() + "/other.sqlite"
+        let other = try DatabaseQueue(path: path)
+        try other.write { try $0.execute(sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY)") }
+        try other.close()
+        #expect(throws: StoreError("\(path): not a Foveal database (it has tables invoices)")) { try CalibrationDatabase(path: path) }
+        let text = Fixtures.temporaryDirectory() + "/text.sqlite"
+        try "not sqlite at all, just text".write(toFile: text, atomically: true, encoding: .utf8)
+        #expect(throws: StoreError("\(text): not a SQLite database")) { try CalibrationDatabase(path: text) }
+    }
+}
