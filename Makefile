@@ -24,13 +24,11 @@ release: deps
 test: deps
 	swift test
 
-## demo: the engine on the committed reference fixtures: predict, then a short benchmark.
+## demo: the shipped model tracks the sample recording (gaze in cm, against the dots' labels),
+## then evaluates on all sample recordings.
 demo: release
-	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors \
-	  Tests/Fixtures/model/depth6.png Tests/Fixtures/model/depth14.png
-	.build/release/foveal predict --weights Tests/Fixtures/model/depth6.weights.safetensors --json \
-	  Tests/Fixtures/model/depth6.png
-	.build/release/foveal bench --config paper --iterations 10 --batch 2
+	.build/release/foveal track --source data/samples/gazecapture/00000 --format text
+	.build/release/foveal eval --dataset data/samples/gazecapture --split all
 
 ## venv: PyTorch (CPU) for fixtures and side-by-side benchmarks; never needed by tests or CI.
 venv: $(PYTHON_VENV)/bin/python

@@ -25,12 +25,12 @@ public final class CalibrationDatabase: Sendable {
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
-    public init(path: String) throws {
+    public init(path: String, busyTimeoutSeconds: Double = 5) throws {
         self.path = path
         try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                  withIntermediateDirectories: true)
         var config = Configuration()
-        config.busyMode = .timeout(5)
+        config.busyMode = .timeout(busyTimeoutSeconds)
         config.foreignKeysEnabled = true
         do {
             let pool = try DatabasePool(path: path, configuration: config)

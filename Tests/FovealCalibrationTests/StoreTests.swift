@@ -98,3 +98,35 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         #expect(throws: StoreError("\(text): not a SQLite database")) { try CalibrationDatabase(path: text) }
     }
 }
+
+@Suite struct LockingAndScripts {
+    @Test func aLockedDatabaseIsReportedNotWaitedOnForever() throws {
+        let path = Fixtures.temporaryDirectory() + "/locked.sqlite"
+        let db = try CalibrationDatabase(path: path, busyTimeoutSeconds: 0.2)
+        let other = try DatabaseQueue(path: path)
+        // Another connection holds an exclusive lock while the store tries to write.
+        try other.writeWithoutTransaction { conn in
+            try conn.execute(sql: "BEGIN EXCLUSIVE")
+            #expect(throws: StoreError("\(path): database is locked by another process")) { try db.addUser("ana") }
+            try conn.execute(sql: "ROLLBACK")
+        }
+        #expect(try db.addUser("ana").name == "ana")
+    }
+
+    @Test func shippedScriptsParseAndMalformedOnesAreExplained() throws {
+        let dir = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent().path + "/calibration"
+        for (name, count) in [("5-point", 5), ("9-point", 9), ("13-point", 13), ("smooth-pursuit", 48)] {
+            #expect(try CalibrationScript(contentsOf: "\(dir)/\(name).json").targets.count == count)
+        }
+        let tmp = Fixtures.temporaryDirectory()
+        for (text, problem) in [("{\"name\": \"x\"", "not valid JSON"), ("{\"name\": \"x\", \"settle_s\": 1, \"targets\": []}", "missing 'dwell_s'"),
+                                ("{\"name\": \"x\", \"settle_s\": 1, \"dwell_s\": 1, \"targets\": [{\"x\": 0.5, \"y\": 0.5}, {\"x\": 1.5, \"y\": 0}]}", "target 1 lies outside"),
+                                ("{\"name\": \"x\", \"settle_s\": 1, \"dwell_s\": 1, \"targets\": [{\"x\": 0.5}, {\"x\": 0.5, \"y\": 0}]}", "target 0 needs")] {
+            let path = tmp + "/s.json"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            do { _ = try CalibrationScript(contentsOf: path); Issue.record("accepted \(text)") } catch {
+                #expect("\(error)".hasPrefix(path + ": malformed calibration script") && "\(error)".contains(problem), "\(error)")
+            }
+        }
+    }
+}

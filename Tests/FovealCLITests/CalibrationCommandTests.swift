@@ -1,0 +1,79 @@
+import Foundation
+import FovealTestSupport
+import Testing
+
+@Suite(.serialized) struct CalibrationCommands {
+    static let repository = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent().path
+    let recording = repository + "/data/samples/gazecapture/00000"
+    let weights = Fixtures.path("model/depth6.weights.safetensors")
+
+    func freshStore() throws -> String {
+        let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
+        #expect(try Run(["user", "add", "ana", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "phone", "--preset", "iPhone 5s", "--orientation", "3", "--db", db]).status == 0)
+        return db
+    }
+
+    func calibrationCount(_ db: String) throws -> Int {
+        let run = try Run(["calibration", "list", "--json", "--db", db])
+        return (try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])?.count ?? -1
+    }
+
+    @Test func replayCalibratesStoresAndTrackUsesIt() throws {
+        let db = try freshStore()
+        let run = try Run(["calibrate", "--user", "ana", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db,
+                           "--on-target", "echo hook $FOVEAL_TARGET_INDEX $FOVEAL_TARGET_X_PX $FOVEAL_TARGET_Y_PX"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let targets = run.stdoutLines.filter { $0.contains("\"phase\":\"target\"") }
+        #expect(targets.count == 10 && run.stderr.contains("hook 9 "))
+        #expect(run.stdoutLines.filter { $0.contains("\"phase\":\"fit\"") }.count == 2 && run.stderr.contains("before"))
+        #expect(try calibrationCount(db) == 2)
+        let track = try Run(["track", "--source", recording, "--weights", weights, "--user", "ana", "--db", db, "--format", "jsonl", "--count", "3"])
+        #expect(track.status == 0, "\(track.stderr)")
+        let first = try JSONSerialization.jsonObject(with: Data(track.stdoutLines[0].utf8)) as! [String: Any]
+        #expect(first["screen_px"] is [Double] && first["screen_cm"] is [Double] && first["uncalibrated_cm"] is [Double])
+    }
+
+    /// SIGKILL at any moment of a session leaves the database consistent with earlier sessions intact;
+    /// a tracker reading the store keeps running meanwhile.
+    @Test func killedSessionsLoseNothingElse() throws {
+        let db = try freshStore()
+        #expect(try Run(["calibrate", "--user", "ana", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db]).status == 0)
+        let tracker = Process()
+        tracker.executableURL = URL(fileURLWithPath: Run.binary)
+        tracker.arguments = ["track", "--source", Self.repository + "/data/samples/gazecapture/*/frames/*.jpg", "--weights", weights,
+                             "--user", "ana", "--db", db, "--fps", "5"]
+        tracker.standardOutput = FileHandle.nullDevice
+        tracker.standardError = FileHandle.nullDevice
+        try tracker.run()
+        for delay in [0.05, 0.3, 0.6, 0.9, 1.2, 1.6] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Run.binary)
+            p.arguments = ["calibrate", "--user", "ana", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(useconds_t(delay * 1e6))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let count = try calibrationCount(db)
+            #expect(count >= 2 && count % 2 == 0, "after a kill at \(delay) s: \(count) calibrations")
+        }
+        #expect(tracker.isRunning)
+        tracker.terminate()
+        tracker.waitUntilExit()
+        #expect(tracker.terminationStatus == 0)
+        let check = try Run(["calibration", "list", "--db", db])
+        #expect(check.status == 0)
+    }
+
+    @Test func badInputIsExplained() throws {
+        let db = try freshStore()
+        let unknown = try Run(["calibrate", "--user", "bob", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db])
+        #expect(unknown.status == 1 && unknown.stderrLines == ["foveal: no user 'bob' (see `foveal user list`)"])
+        let screen = try Run(["screen", "add", "tv", "--size-mm=-5x300", "--pixels", "1920x1080", "--camera-mm", "0,-10", "--db", db])
+        #expect(screen.status == 1 && screen.stderr.contains("is not positive"))
+        let duplicate = try Run(["user", "add", "ana", "--db", db])
+        #expect(duplicate.status == 1 && duplicate.stderrLines == ["foveal: user 'ana' exists already"])
+    }
+}
