@@ -20,14 +20,14 @@ for label, f in rows:
     r = reports[f]
     cells = [f"{r['families'][fam]['mean_cm']:.2f}" if fam in r["families"] else "-" for fam in families]
     print(f"| {label} | " + " | ".join(cells) + f" | {r['overall']['mean_cm']:.2f} |")
-constant, plain = reports.get("baseline-family-mean.json"), reports.get("an/test.json")
+constant, per_family, plain = reports.get("baseline-mean.json"), reports.get("baseline-family-mean.json"), reports.get("an/test.json")
 print()
 print("| ratio | " + " | ".join(families) + " | all |")
 print("|---|" + "---|" * (len(families) + 1))
 for label, f in rows[3:]:
     if f not in reports:
         continue
-    for name, base in (("constant per family", constant), ("plain AlexNet", plain)):
+    for name, base in (("best constant (mean label)", constant), ("constant per family", per_family), ("plain AlexNet", plain)):
         if base is None:
             continue
         r = reports[f]

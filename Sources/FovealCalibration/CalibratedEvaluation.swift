@@ -40,12 +40,14 @@ public struct CalibratedEvaluation {
             let samples = frames.filter { calibrationDots.contains($0.0.dot.number) }.map {
                 CalibrationSample(targetIndex: $0.0.dot.number, target: $0.0.gaze, prediction: $0.1, features: $0.2)
             }
-            guard let best = CalibrationFitter.fitAll(samples).first else { skipped += 1; continue }
-            chosen[best.method.rawValue, default: 0] += 1
+            guard let fitted = CalibrationFitter.fitAll(samples).first else { skipped += 1; continue }
+            // No correction at all when none beats the network on the calibration targets.
+            let best = fitted.leaveOneOutErrorCm < fitted.uncalibratedErrorCm ? fitted : nil
+            chosen[best?.method.rawValue ?? "none", default: 0] += 1
             used += 1
             for (frame, predicted, features) in frames where !calibrationDots.contains(frame.dot.number) {
                 before[frame.family, default: []].append(predicted.distance(to: frame.gaze))
-                after[frame.family, default: []].append(best.apply(predicted, features: features).distance(to: frame.gaze))
+                after[frame.family, default: []].append((best?.apply(predicted, features: features) ?? predicted).distance(to: frame.gaze))
             }
         }
         var uncalibrated = before.mapValues(ErrorStatistics.init), calibrated = after.mapValues(ErrorStatistics.init)

@@ -16,15 +16,20 @@ public struct CalibrationSample: Codable, Sendable, Equatable {
 /// A per-user correction of the network's output, fitted on calibration samples.
 public struct Calibration: Codable, Sendable, Equatable {
     public enum Method: String, Codable, Sendable, CaseIterable {
-        /// target = A [prediction; 1]: removes offsets (kappa), scale and shear in camera space.
+        /// target = prediction + b: removes a constant offset (what kappa mostly is).
+        case offset
+        /// target = A [prediction; 1], A pulled towards the identity by a ridge penalty (chosen by
+        /// leave-one-target-out error): removes offsets, scale and shear in camera space.
         case affine
-        /// target = W standardised(features) + b: ridge regression from the penultimate
-        /// features, as iTracker's per-user SVR.
+        /// target = prediction + W standardised(features) + b: ridge regression of the network's
+        /// residual from its penultimate features (iTracker fitted an SVR on those features); a
+        /// large penalty shrinks it to the offset correction, never to a constant.
         case ridge
     }
 
     public var method: Method
-    /// affine: 6 numbers (row-major 2x3). ridge: lambda, then d means, d scales, 2d weights, 2 biases.
+    /// offset: 2 numbers. affine: 6 numbers (row-major 2x3). ridge: lambda, then d means, d
+    /// scales, 2d weights, 2 biases.
     public var parameters: [Double]
     /// Leave-one-target-out mean error (cm) of this method on the samples it was fitted on.
     public var leaveOneOutErrorCm: Double
@@ -33,6 +38,8 @@ public struct Calibration: Codable, Sendable, Equatable {
 
     public func apply(_ prediction: CameraSpacePoint, features: [Float]) -> CameraSpacePoint {
         switch method {
+        case .offset:
+            return CameraSpacePoint(xCm: prediction.xCm + parameters[0], yCm: prediction.yCm + parameters[1])
         case .affine:
             let a = parameters
             return CameraSpacePoint(xCm: a[0] * prediction.xCm + a[1] * prediction.yCm + a[2],
@@ -40,7 +47,7 @@ public struct Calibration: Codable, Sendable, Equatable {
         case .ridge:
             let d = features.count
             guard parameters.count == 1 + 4 * d + 2 else { return prediction }
-            var x = parameters[1 + 4 * d], y = parameters[2 + 4 * d]
+            var x = prediction.xCm + parameters[1 + 4 * d], y = prediction.yCm + parameters[2 + 4 * d]
             for i in 0..<d {
                 let z = (Double(features[i]) - parameters[1 + i]) / parameters[1 + d + i]
                 x += parameters[1 + 2 * d + 2 * i] * z
@@ -53,7 +60,9 @@ public struct Calibration: Codable, Sendable, Equatable {
 
 /// Fits calibrations and compares them by leave-one-target-out error.
 public enum CalibrationFitter {
-    public static let ridgePenalties: [Double] = [0.3, 1, 3, 10, 30, 100, 300, 1000]
+    public static let ridgePenalties: [Double] = [1, 10, 100, 1000, 10000, 100000]
+    /// Penalties on the affine map's departure from the identity (in cm^2 of squared error per unit).
+    public static let affinePenalties: [Double] = [0, 1, 10, 100, 1000, 10000]
 
     /// Drops samples far from their target's other samples (blinks the detector missed, glances
     /// away): more than 3 median absolute deviations (at least 1.5 cm) from the target's median prediction.
@@ -72,9 +81,14 @@ public enum CalibrationFitter {
         let clean = withoutOutliers(samples)
         let uncalibrated = mean(clean.map { $0.prediction.distance(to: $0.target) })
         var fits: [Calibration] = []
-        if let affine = fitAffine(clean) {
-            var c = affine
-            c.leaveOneOutErrorCm = leaveOneTargetOut(clean) { fitAffine($0) }
+        if var c = fitOffset(clean) {
+            c.leaveOneOutErrorCm = leaveOneTargetOut(clean) { fitOffset($0) }
+            c.uncalibratedErrorCm = uncalibrated
+            fits.append(c)
+        }
+        let affineScores = affinePenalties.map { l in (l, leaveOneTargetOut(clean) { fitAffine($0, lambda: l) }) }
+        if let (lambda, error) = affineScores.min(by: { $0.1 < $1.1 }), error.isFinite, var c = fitAffine(clean, lambda: lambda) {
+            c.leaveOneOutErrorCm = error
             c.uncalibratedErrorCm = uncalibrated
             fits.append(c)
         }
@@ -104,16 +118,29 @@ public enum CalibrationFitter {
         return mean(errors)
     }
 
-    /// Least squares for target = A [prediction; 1] (a tiny ridge keeps it defined with few targets).
-    public static func fitAffine(_ samples: [CalibrationSample]) -> Calibration? {
-        guard samples.count >= 3 else { return nil }
-        let x = samples.map { [$0.prediction.xCm, $0.prediction.yCm, 1.0] }
-        guard let wx = solveRidge(x, samples.map(\.target.xCm), lambda: 1e-6, penalise: [true, true, false]),
-              let wy = solveRidge(x, samples.map(\.target.yCm), lambda: 1e-6, penalise: [true, true, false]) else { return nil }
-        return Calibration(method: .affine, parameters: wx + wy, leaveOneOutErrorCm: .nan, uncalibratedErrorCm: .nan)
+    /// The mean residual.
+    public static func fitOffset(_ samples: [CalibrationSample]) -> Calibration? {
+        guard !samples.isEmpty else { return nil }
+        return Calibration(method: .offset, parameters: [mean(samples.map { $0.target.xCm - $0.prediction.xCm }),
+                                                         mean(samples.map { $0.target.yCm - $0.prediction.yCm })],
+                           leaveOneOutErrorCm: .nan, uncalibratedErrorCm: .nan)
     }
 
-    /// Ridge regression from standardised features to the target, in its dual form (few samples, many features).
+    /// Least squares for target = A [prediction; 1] with lambda ||A - I||^2 (fitted as a ridge
+    /// regression of the residual target - prediction; a tiny penalty keeps lambda = 0 defined).
+    public static func fitAffine(_ samples: [CalibrationSample], lambda: Double = 0) -> Calibration? {
+        guard samples.count >= 3 else { return nil }
+        let x = samples.map { [$0.prediction.xCm, $0.prediction.yCm, 1.0] }
+        let penalty = max(lambda, 1e-6)
+        guard let rx = solveRidge(x, samples.map { $0.target.xCm - $0.prediction.xCm }, lambda: penalty, penalise: [true, true, false]),
+              let ry = solveRidge(x, samples.map { $0.target.yCm - $0.prediction.yCm }, lambda: penalty, penalise: [true, true, false])
+        else { return nil }
+        return Calibration(method: .affine, parameters: [rx[0] + 1, rx[1], rx[2], ry[0], ry[1] + 1, ry[2]],
+                           leaveOneOutErrorCm: .nan, uncalibratedErrorCm: .nan)
+    }
+
+    /// Ridge regression from standardised features to the residual target - prediction, in its
+    /// dual form (few samples, many features).
     public static func fitRidge(_ samples: [CalibrationSample], lambda: Double) -> Calibration? {
         guard samples.count >= 2 else { return nil }
         let n = samples.count, d = samples[0].features.count
@@ -122,12 +149,13 @@ public enum CalibrationFitter {
         for s in samples { for i in 0..<d { let c = Double(s.features[i]) - means[i]; scales[i] += c * c / Double(n) } }
         scales = scales.map { max($0.squareRoot(), 1e-6) }
         let z = samples.map { s in (0..<d).map { (Double(s.features[$0]) - means[$0]) / scales[$0] } }
-        let (tx, ty) = (mean(samples.map(\.target.xCm)), mean(samples.map(\.target.yCm)))
+        let residual = samples.map { (x: $0.target.xCm - $0.prediction.xCm, y: $0.target.yCm - $0.prediction.yCm) }
+        let (tx, ty) = (mean(residual.map(\.x)), mean(residual.map(\.y)))
         // alpha = (Z Z^T + lambda I)^-1 (y - mean y); W = Z^T alpha.
         var gram = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
         for i in 0..<n { for j in i..<n { let v = zip(z[i], z[j]).reduce(0) { $0 + $1.0 * $1.1 }; gram[i][j] = v; gram[j][i] = v } }
         for i in 0..<n { gram[i][i] += lambda }
-        guard let ax = solve(gram, samples.map { $0.target.xCm - tx }), let ay = solve(gram, samples.map { $0.target.yCm - ty }) else { return nil }
+        guard let ax = solve(gram, residual.map { $0.x - tx }), let ay = solve(gram, residual.map { $0.y - ty }) else { return nil }
         var weights = [Double](repeating: 0, count: 2 * d)
         for i in 0..<d {
             for k in 0..<n { weights[2 * i] += z[k][i] * ax[k]; weights[2 * i + 1] += z[k][i] * ay[k] }

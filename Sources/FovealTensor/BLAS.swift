@@ -11,7 +11,7 @@ public enum BLAS {
     /// Sets the engine's worker count (default: one per core) and runs one large product, because
     /// OpenBLAS runs small products about 3x slower until the process has done a large one.
     public static func configure(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        openblas_set_num_threads(1)
+        singleThreaded
         // Keep freed activation buffers in the heap instead of handing them back to the kernel,
         // which would zero fresh pages on every allocation (~8% of a training step).
         mallopt(M_MMAP_THRESHOLD, 32 << 20)
@@ -19,6 +19,10 @@ public enum BLAS {
         Engine.threads = max(1, threads)
         warmUp
     }
+
+    /// OpenBLAS must run single-threaded before any product: the engine calls it from several
+    /// workers at once, which its own thread pool does not survive. Every product touches this.
+    @usableFromInline static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     private static let warmUp: Void = {
         let n = 384
@@ -40,6 +44,7 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int? = nil,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
         if m == 0 || n == 0 { return }
+        singleThreaded
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha,
@@ -53,6 +58,7 @@ public enum BLAS {
     public static func gemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>,
                             x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
         if m == 0 { return }
+        singleThreaded
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(n), x, 1, beta, y, 1)
     }
 }

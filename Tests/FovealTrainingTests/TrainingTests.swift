@@ -61,10 +61,14 @@ import Testing
         for i in 0..<a.pixels.count { a.pixels[i] = UInt8(i * 31 % 256); b.pixels[i] = UInt8(i * 17 % 253) }
         let bytes = try ImageNormalization.pixelBatch([a, b]), tensor = try ImageNormalization.tensor([a, b])
         expectClose(bytes.tensor, tensor, 1e-6, "normalisation")
-        let (x, y) = (model(bytes), model(tensor))
+        let x = model(bytes)
+        let y = model(tensor)
         expectClose(x.gazeCm, y.gazeCm, 1e-5, "gaze")
         expectClose(x.resampled, y.resampled, 1e-4, "resampled")
-        let grid = try #require(y.grid)
+        guard let grid = y.grid else {
+            Issue.record("no grid")
+            return
+        }
         let d = randomTensor(y.resampled.shape, seed: 2)
         expectClose(bytes.gridGradient(d, grid: grid), tensor.gridGradient(d, grid: grid), 1e-4, "grid gradient")
     }
