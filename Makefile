@@ -4,7 +4,7 @@ DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev libsq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 
-.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera
+.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera bench-training
 
 ## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg) if missing.
 deps:
@@ -59,3 +59,7 @@ devices:
 ## test-camera: the capture module against the kernel's vivid driver in a qemu VM (Tests/vivid/run.sh).
 test-camera: release
 	Tests/vivid/run.sh .build/release/foveal
+
+## bench-training: Foveal vs PyTorch training throughput, compact model, batch 64, 2 threads.
+bench-training: release venv
+	Benchmarks/training-vs-pytorch.sh 5

@@ -9,6 +9,9 @@
 #include <sys/mman.h>
 
 static inline int foveal_v4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+#include <stdio.h>
+// libv4l2 prints its own complaints to this stream (stderr when NULL).
+static inline void foveal_v4l2_silence(void) { v4l2_log_file = fopen("/dev/null", "w"); }
 static inline int foveal_raw_ioctl(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 static inline int foveal_v4l2_ioctl(int fd, unsigned long request, void *arg) { return v4l2_ioctl(fd, request, arg); }
 

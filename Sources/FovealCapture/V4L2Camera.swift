@@ -204,6 +204,7 @@ public final class V4L2Camera: FrameSource {
     /// Opens the device, checks it is V4L2 before libv4l2 sees it (libv4l2 would print its own
     /// complaints on stderr), then hands it to libv4l2.
     static func openDevice(_ path: String) throws -> Int32 {
+        silenceLibV4L2
         let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             switch errno {
@@ -225,6 +226,10 @@ public final class V4L2Camera: FrameSource {
         }
         return wrapped
     }
+
+    /// libv4l2 prints its own complaints (busy device, EAGAIN) on stderr; Foveal reports each
+    /// failure itself, on one line.
+    static let silenceLibV4L2: Void = { foveal_v4l2_silence() }()
 
     static func capabilities(_ fd: Int32, _ path: String) throws -> v4l2_capability {
         var cap = v4l2_capability()

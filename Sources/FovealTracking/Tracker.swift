@@ -46,6 +46,9 @@ public final class Tracker {
         self.smoothing = smoothing.map { ($0, $0) }
     }
 
+    /// Frames processed so far (also after `run` threw, e.g. on a camera unplugged mid-stream).
+    public private(set) var processedFrames = 0
+
     /// Runs until the source ends, `count` frames, `duration` seconds, or a stop request.
     public func run(count: Int? = nil, duration: Double? = nil, output: (TrackPoint) throws -> Void) throws -> TrackSummary {
         var summary = TrackSummary()
@@ -68,6 +71,7 @@ public final class Tracker {
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
                                   uncalibrated: raw, latencyMs: latency, label: frame.label))
             summary.frames += 1
+            processedFrames = summary.frames
         }
         summary.seconds = MonotonicClock.now() - start
         summary.dropped = (source as? V4L2Camera)?.dropped ?? (source as? PacedSource)?.dropped ?? 0

@@ -8,7 +8,7 @@ echo "@@track-yuyv"; $foveal track --camera /dev/video0 --count 30 --format json
 echo "@@/track-yuyv"; echo "@@status-yuyv $?"; cat /tmp/yuyv.err
 $foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>&1 &
 first=$!
-sleep 8
+sleep 20
 echo "@@busy"; $foveal track --camera /dev/video0 --count 5 --weights "$weights" 2>&1 >/dev/null | grep -v '^tracking'
 echo "@@/busy"
 $foveal track --camera /dev/video0 --count 5 --weights "$weights" >/dev/null 2>&1; echo "@@status-busy $?"
@@ -17,11 +17,11 @@ echo "@@notcamera"; $foveal track --camera /dev/null --weights "$weights" 2>&1; 
 # Unplugged mid-stream: vivid's "disconnect" control acts as a USB unplug.
 $foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>/tmp/unplug.err &
 tracker=$!
-sleep 8; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-unplug $?"
+sleep 25; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-unplug $?"
 echo "@@unplug"; grep -v '^tracking' /tmp/unplug.err; echo "@@/unplug"
 sleep 2
 # With --reconnect the tracker reopens the camera and carries on.
-$foveal track --camera /dev/video0 --count 60 --format jsonl --reconnect --weights "$weights" >/tmp/reconnect.out 2>/tmp/reconnect.err &
+$foveal track --camera /dev/video0 --count 120 --format jsonl --reconnect --weights "$weights" >/tmp/reconnect.out 2>/tmp/reconnect.err &
 tracker=$!
-sleep 8; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-reconnect $?"
+sleep 25; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-reconnect $?"
 echo "@@reconnect"; grep -c gaze_cm /tmp/reconnect.out; grep -c reconnecting /tmp/reconnect.err; echo "@@/reconnect"

@@ -85,7 +85,7 @@ check "a second tracker on a busy camera: one-line error, exit 1" \
 check "a path that is not a camera: one-line error" "[ \"\$(section notcamera)\" = 'foveal: /dev/null: not a V4L2 device' ]"
 check "unplugged mid-stream: one-line error, exit 1" \
   "[ \"\$(section unplug)\" = 'foveal: /dev/video0: camera disconnected' ] && grep -q '^@@status-unplug 1\$' '$log'"
-check "--reconnect: reopened after the unplug and delivered all 60 frames" \
-  "[ \"\$(section reconnect | tr '\n' ' ')\" = '60 1 ' ] && grep -q '^@@status-reconnect 0\$' '$log'"
+check "--reconnect: reopened after the unplug and delivered all 120 frames" \
+  "[ \"\$(section reconnect | tr '\n' ' ')\" = '120 1 ' ] && grep -q '^@@status-reconnect 0\$' '$log'"
 if [ $fail != 0 ]; then echo "console log: $log"; fi
 exit $fail

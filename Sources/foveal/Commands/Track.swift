@@ -74,6 +74,9 @@ extension Foveal {
                         merge(s, into: &total)
                         break
                     } catch let e as CaptureError where reconnect && camera != nil && (e.kind == .disconnected || e.kind == .stalled) {
+                        var partial = TrackSummary()
+                        partial.frames = tracker.processedFrames
+                        merge(partial, into: &total)
                         printError("foveal: \(e); reconnecting")
                         opened.close()
                         opened = try reopen(&reconnects)
