@@ -197,6 +197,7 @@ public final class V4L2Camera: FrameSource {
             if errno == EINTR { continue }
             let kind: CaptureError.Kind = errno == EBUSY ? .busy : errno == ENODEV ? .disconnected : .failed
             if errno == EBUSY { throw CaptureError(.busy, path, "camera is busy (another program is using it)") }
+            if errno == ENODEV { throw CaptureError(.disconnected, path, "camera disconnected") }
             throw CaptureError(kind, path, "\(what): \(String(cString: strerror(errno)))")
         }
     }
@@ -210,6 +211,7 @@ public final class V4L2Camera: FrameSource {
             switch errno {
             case ENOENT: throw CaptureError(.notFound, path, "no such camera")
             case EBUSY: throw CaptureError(.busy, path, "camera is busy (another program is using it)")
+            case ENODEV, ENXIO: throw CaptureError(.disconnected, path, "camera disconnected")
             case EACCES: throw CaptureError(.failed, path, "permission denied (is the user in the 'video' group?)")
             default: throw CaptureError(.failed, path, "cannot open: \(String(cString: strerror(errno)))")
             }
