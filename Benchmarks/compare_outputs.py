@@ -5,33 +5,21 @@ usage: compare_outputs.py PREFIX DUMP.safetensors   (PREFIX as given to torch_re
 Exit status 1 if gaze_cm, saliency or grid differ from the float32 reference by more than 1e-4,
 or any output from the float64 values by more than 1e-4 (absolute, relative above 1).
 """
-import json
 import os
 import sys
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "reference"))
-import torch_reference as R  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures"))
+from reference64 import float64_model, normalise64  # noqa: E402
 
 prefix, dump = sys.argv[1], sys.argv[2]
-with safe_open(prefix + ".weights.safetensors", "pt") as f:
-    c = json.loads(f.metadata()["config"])
-net = R.GazeNet(c["task_size"], c["saliency_size"], c["depth"], c["saliency_width"], tuple(c["alex_widths"]),
-                c["hidden"], c["range_cm"], c["sampler"])
-net.load_state_dict(load_file(prefix + ".weights.safetensors"), strict=False)
-net = net.double().eval()
-if c["sampler"]:
-    net.sampler.kernel = R.gaussian_kernel(61, 13.0).double()[None, None]
-    net.sampler.basis = net.sampler.basis.double()
+net, c = float64_model(prefix)
 io = load_file(prefix + ".io.safetensors")
-mean = torch.tensor(R.IMAGENET_MEAN, dtype=torch.float64)[None, :, None, None]
-std = torch.tensor(R.IMAGENET_STD, dtype=torch.float64)[None, :, None, None]
 with torch.no_grad():
-    exact = net((io["pixels"][:1].double() - mean) / std)
+    exact = net(normalise64(io["pixels"][:1]))
 got = load_file(dump)
 err = lambda a, b: float((np.abs(a - b) / np.maximum(1, np.abs(b))).max())
 ok = True

@@ -13,6 +13,8 @@ import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors.torch import save_file
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -35,25 +37,12 @@ def float64_outputs(prefix):
     Resampling a random-noise frame is ill-conditioned (neighbouring pixels differ by up to ~4 in
     normalised units), so the reference's own float32 rounding of the grid (~1e-6) moves its
     resampled values by up to ~1e-3; against float64, an implementation's own error shows."""
-    sys.path.insert(0, os.path.dirname(reference))
-    import json
-    import torch_reference as R
-    from safetensors import safe_open
+    from reference64 import float64_model, normalise64
     from safetensors.torch import load_file
-    with safe_open(prefix + ".weights.safetensors", "pt") as f:
-        c = json.loads(f.metadata()["config"])
-    net = R.GazeNet(c["task_size"], c["saliency_size"], c["depth"], c["saliency_width"], tuple(c["alex_widths"]),
-                    c["hidden"], c["range_cm"], c["sampler"])
-    net.load_state_dict(load_file(prefix + ".weights.safetensors"), strict=False)
-    net = net.double().eval()
-    if c["sampler"]:
-        net.sampler.kernel = R.gaussian_kernel(61, 13.0).double()[None, None]
-        net.sampler.basis = net.sampler.basis.double()
+    net, _ = float64_model(prefix)
     pixels = load_file(prefix + ".io.safetensors")["pixels"].double()
-    mean = torch.tensor(R.IMAGENET_MEAN, dtype=torch.float64)[None, :, None, None]
-    std = torch.tensor(R.IMAGENET_STD, dtype=torch.float64)[None, :, None, None]
     with torch.no_grad():
-        out = net((pixels - mean) / std)
+        out = net(normalise64(pixels))
     save_file({k: v.float().contiguous() for k, v in out.items()}, prefix + ".f64.safetensors")
     # The gradients of --grads (MSE to (1.5, -2.5), BatchNorm training mode, dropout off) in float64:
     # d(loss)/d(grid) jumps where a sample crosses a pixel edge, so float32 rounding of the grid
@@ -62,7 +51,7 @@ def float64_outputs(prefix):
     for m in net.modules():
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.0
-    image = ((pixels - mean) / std).requires_grad_(True)
+    image = normalise64(pixels).requires_grad_(True)
     target = torch.tensor([[1.5, -2.5]], dtype=torch.float64).expand(pixels.shape[0], 2)
     loss = F.mse_loss(net(image)["gaze_cm"], target)
     loss.backward()
