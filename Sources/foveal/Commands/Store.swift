@@ -31,12 +31,14 @@ extension Foveal {
                                                         subcommands: [Add.self, List.self, Remove.self])
 
         struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a user.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The user's name.") var name: String
             func run() throws { try reportingErrors { emit("added user '\(try database.open().addUser(name).name)'") } }
         }
 
         struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the users.")
             @OptionGroup var database: DatabaseOptions
             @Flag(help: "JSON output.") var json = false
             func run() throws {
@@ -48,6 +50,7 @@ extension Foveal {
         }
 
         struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove a user and everything recorded for them.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The user's name.") var name: String
             func run() throws { try reportingErrors { try database.open().removeUser(name); emit("removed user '\(name)'") } }
@@ -96,6 +99,7 @@ extension Foveal {
         }
 
         struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the screens.")
             @OptionGroup var database: DatabaseOptions
             @Flag(help: "JSON output.") var json = false
             func run() throws {
@@ -111,6 +115,7 @@ extension Foveal {
         }
 
         struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show a screen's geometry as JSON.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The screen's name.") var name: String
             func run() throws {
@@ -124,6 +129,7 @@ extension Foveal {
         }
 
         struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove a screen.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The screen's name.") var name: String
             func run() throws { try reportingErrors { try database.open().removeScreen(name); emit("removed screen '\(name)'") } }
@@ -135,6 +141,7 @@ extension Foveal {
                                                         subcommands: [List.self, Show.self, Activate.self, Remove.self])
 
         struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List calibrations with their errors and which is active.")
             @OptionGroup var database: DatabaseOptions
             @Option(help: "Only this user's.") var user: String?
             @Flag(help: "JSON output.") var json = false
@@ -154,6 +161,7 @@ extension Foveal {
         }
 
         struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show one calibration as JSON.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The calibration's id.") var id: Int64
             func run() throws {
@@ -167,12 +175,14 @@ extension Foveal {
         }
 
         struct Activate: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make a calibration the active one for its user and screen.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The calibration's id.") var id: Int64
             func run() throws { try reportingErrors { try database.open().activate(id); emit("calibration \(id) is active") } }
         }
 
         struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove a calibration.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The calibration's id.") var id: Int64
             func run() throws { try reportingErrors { try database.open().removeCalibration(id); emit("removed calibration \(id)") } }
