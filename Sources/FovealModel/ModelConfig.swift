@@ -44,7 +44,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                                           alexWidths: [64, 192, 384, 256, 256], hidden: 4096)
 
     /// Foveal's compact model, small enough to train on two CPU cores: a 96-pixel task input and a
-    /// 64-pixel saliency input, narrow widths (the training pilots' configuration; 0.6 M parameters).
+    /// 64-pixel saliency input, narrow widths (the training pilots' configuration; 0.68 M parameters).
     public static let compact = ModelConfig(taskSize: 96, saliencySize: 64, depth: 10, saliencyWidth: 16,
                                             alexWidths: [24, 48, 64, 64, 48], hidden: 256)
 
