@@ -27,7 +27,7 @@ public struct CalibratedEvaluation {
 
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) throws -> Report {
         var perRecording: [String: [(GazeCaptureFrame, CameraSpacePoint, [Float])]] = [:]
-        _ = try Evaluator(model: model).run(dataset, selection, onFrame: { frame, predicted, features in
+        _ = try Evaluator(model: model).run(dataset, selection, features: true, onFrame: { frame, predicted, features in
             perRecording[frame.recordingID, default: []].append((frame, predicted, features ?? []))
         })
         var before: [String: [Double]] = [:], after: [String: [Double]] = [:]

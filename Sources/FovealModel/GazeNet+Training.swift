@@ -23,8 +23,7 @@ extension GazeNet {
     public struct TrainingCache {
         let settings: TrainingSettings
         let image: any GazeNetInput
-        let saliency: (low: (Int, Int), features: Tensor, network: SaliencyNetwork.Cache, head: Conv2dLayer.Cache,
-                       logitsSize: (Int, Int), map: Tensor)?
+        let saliency: SaliencyPathCache?
         let grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
         let resampled: Tensor
         let task: AlexNetRegressor.Cache
@@ -33,7 +32,7 @@ extension GazeNet {
 
     /// The training forward pass: the same outputs as `callAsFunction`, plus the cache.
     public func trainForward(_ image: some GazeNetInput, _ settings: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
-        var saliencyCache: TrainingCache.SaliencyCache?
+        var saliencyCache: SaliencyPathCache?
         var gridCache: (Tensor, SaliencySampler.GridCache)?
         var map: Tensor?
         var j: Tensor
@@ -45,8 +44,8 @@ extension GazeNet {
                 let g = sampler.gridSize
                 let resized = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
                 let s = Softmax.forward(resized.reshaped([resized.shape[0], g * g])).reshaped([resized.shape[0], 1, g, g])
-                saliencyCache = ((config.saliencySize, config.saliencySize), features, networkCache, headCache,
-                                 (logits.shape[2], logits.shape[3]), s)
+                saliencyCache = SaliencyPathCache(features: features, network: networkCache, head: headCache,
+                                                  logitsSize: (logits.shape[2], logits.shape[3]), map: s)
                 map = s
             } else {
                 map = saliencyMap(image)
@@ -122,7 +121,13 @@ extension GazeNet {
     public func zeroGradients() { for p in parameters { p.zeroGradient() } }
 }
 
-extension GazeNet.TrainingCache {
-    typealias SaliencyCache = (low: (Int, Int), features: Tensor, network: SaliencyNetwork.Cache, head: Conv2dLayer.Cache,
-                               logitsSize: (Int, Int), map: Tensor)
+extension GazeNet {
+    /// The end-to-end saliency path's part of a training cache.
+    struct SaliencyPathCache {
+        let features: Tensor
+        let network: SaliencyNetwork.Cache
+        let head: Conv2dLayer.Cache
+        let logitsSize: (Int, Int)
+        let map: Tensor
+    }
 }

@@ -6,6 +6,9 @@ import FovealTensor
 public enum ImageNormalization {
     public static let mean: [Float] = [0.485, 0.456, 0.406]
     public static let std: [Float] = [0.229, 0.224, 0.225]
+    /// The same normalisation as an affine map on bytes: x = byte * byteScale + byteOffset.
+    public static let byteScale: [Float] = std.map { 1 / (255 * $0) }
+    public static let byteOffset: [Float] = zip(mean, std).map { -$0 / $1 }
 
     /// Frames of one size -> (N, 3, H, W) normalised tensor.
     public static func tensor(_ images: [RGBImage]) throws -> Tensor {
@@ -37,6 +40,6 @@ public enum ImageNormalization {
         }
         return PixelBatch(count: images.count, height: first.height, width: first.width,
                           bytes: images.count == 1 ? first.pixels : images.flatMap(\.pixels),
-                          scale: std.map { 1 / (255 * $0) }, offset: zip(mean, std).map { -$0 / $1 })
+                          scale: byteScale, offset: byteOffset)
     }
 }

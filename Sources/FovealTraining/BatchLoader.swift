@@ -13,7 +13,6 @@ public final class BatchLoader: @unchecked Sendable {
         public let images: PixelBatch
         public let targets: Tensor   // (N, 2) camera-space cm
         public let frames: [GazeCaptureFrame]
-        public let sizes: [(width: Int, height: Int)]
     }
 
     public let frames: [GazeCaptureFrame]
@@ -101,12 +100,11 @@ public final class BatchLoader: @unchecked Sendable {
                 }
             }
         }
-        let normalisation = try! ImageNormalization.pixelBatch([RGBImage(width: 1, height: 1)])
         let batch = PixelBatch(count: keep.count, height: h, width: w, bytes: bytes,
-                               scale: normalisation.scale, offset: normalisation.offset)
+                               scale: ImageNormalization.byteScale, offset: ImageNormalization.byteOffset)
         let picked = keep.map { chosen[$0] }
         let targets = Tensor(shape: [picked.count, 2], values: picked.flatMap { [Float($0.gaze.xCm), Float($0.gaze.yCm)] })
-        return Batch(images: batch, targets: targets, frames: picked, sizes: Array(repeating: (w, h), count: picked.count))
+        return Batch(images: batch, targets: targets, frames: picked)
     }
 }
 

@@ -79,12 +79,8 @@ public struct Evaluator {
 
     public init(predictor: Predictor) { self.predictor = predictor }
 
-    /// The mean label of the valid frames of `split`: the best constant predictor under squared error.
-    public static func meanLabel(_ dataset: GazeCaptureDataset, split: String = "train") -> CameraSpacePoint? {
-        meanLabels(dataset, split: split, perFamily: false)["all"]
-    }
-
-    /// The mean label of each device family's valid frames in `split` (or of all, under "all").
+    /// The mean label of each device family's valid frames in `split` (or of all, under "all"): the best
+    /// constant predictor under squared error.
     public static func meanLabels(_ dataset: GazeCaptureDataset, split: String = "train", perFamily: Bool = true) -> [String: CameraSpacePoint] {
         var walk = FrameWalk(dataset, FrameSelection(split: split, validOnly: true))
         var sums: [String: (Double, Double, Int)] = [:]
@@ -98,9 +94,10 @@ public struct Evaluator {
         return sums.mapValues { CameraSpacePoint(xCm: $0.0 / Double($0.2), yCm: $0.1 / Double($0.2)) }
     }
 
-    /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output);
+    /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output),
+    /// with the network's penultimate features when `features` is set;
     /// `progress` is called after each batch.
-    public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection,
+    public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection, features wantFeatures: Bool = false,
                     onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
         var walk = FrameWalk(dataset, selection)
@@ -128,7 +125,7 @@ public struct Evaluator {
                         let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
                         gaze = group.indices.map { CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * $0]),
                                                                     yCm: Double(output.gazeCm[flat: 2 * $0 + 1])) }
-                        if let f = output.features { features = group.indices.map { f.item($0).values } }
+                        if wantFeatures, let f = output.features { features = group.indices.map { f.item($0).values } }
                     case .constant(let point):
                         gaze = Array(repeating: point, count: group.count)
                     case .constantPerFamily(let points):

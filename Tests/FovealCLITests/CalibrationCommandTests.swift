@@ -67,6 +67,19 @@ import Testing
         #expect(check.status == 0)
     }
 
+    @Test func evalWithCalibrationReportsBothSides() throws {
+        let run = try Run(["eval", "--dataset", Self.repository + "/data/samples/gazecapture", "--split", "all", "--weights", weights,
+                           "--calibrate", "5", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+        let before = report["uncalibrated"] as! [String: [String: Any]], after = report["calibrated"] as! [String: [String: Any]]
+        #expect(report["recordings"] as? Int == 3)
+        #expect(Set(before.keys) == ["iPhone", "iPad", "all"] && Set(after.keys) == Set(before.keys))
+        // Frames of the 5 calibration dots are left out: 45 of the 90 sample frames remain.
+        #expect(before["all"]?["frames"] as? Int == 45 && after["all"]?["frames"] as? Int == 45)
+        #expect(before["all"]?["mean_cm"] as? Double != after["all"]?["mean_cm"] as? Double)
+    }
+
     @Test func badInputIsExplained() throws {
         let db = try freshStore()
         let unknown = try Run(["calibrate", "--user", "bob", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db])
