@@ -12,6 +12,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -32,8 +38,16 @@ let package = Package(
         .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealIO", "FovealTensor"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
+        .target(name: "FovealService", dependencies: [
+            "FovealTracking", "FovealCalibration", "FovealCapture", "FovealModel", "FovealGeometry",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.embedInCode("Page/index.html")]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration", "FovealService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,5 +61,9 @@ let package = Package(
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
         .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
+        .testTarget(name: "FovealServiceTests", dependencies: [
+            "foveal", "FovealService", "FovealTracking", "FovealTestSupport",
+            .product(name: "WSClient", package: "swift-websocket"),
+        ]),
     ]
 )

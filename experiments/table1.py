@@ -9,7 +9,8 @@ rows = [("best constant: the train split's mean label", "baseline-mean.json"),
         ("best constant per family: its mean label", "baseline-family-mean.json"),
         ("plain AlexNet, 96 px (area downsampling)", "an/test.json"),
         ("AlexNet + saliency sampler, 96 px, saliency pretrained on eye boxes, frozen", "ss-frozen/test.json"),
-        ("AlexNet + saliency sampler, 96 px, pretrained, then end to end (0.1x rate, blur warm-up)", "ss-e2e/test.json")]
+        ("AlexNet + saliency sampler, 96 px, pretrained, then end to end (0.1x rate, blur warm-up)", "ss-e2e/test.json"),
+        ("AlexNet + saliency sampler, 96 px, pretrained, then end to end (0.01x rate, blur warm-up)", "ss-e2e-slow/test.json")]
 reports = {f: load(f) for _, f in rows if os.path.exists(os.path.join(work, f))}
 families = ["iPhone", "iPad"]
 print("| model | " + " | ".join(f"{f} (cm)" for f in families) + " | all (cm) |")
@@ -32,5 +33,5 @@ for label, f in rows[3:]:
             continue
         r = reports[f]
         cells = [f"{r['families'][fam]['mean_cm'] / base['families'][fam]['mean_cm']:.2f}" for fam in families]
-        short = "frozen" if "frozen" in f else "end to end"
+        short = {"ss-frozen": "frozen", "ss-e2e": "end to end", "ss-e2e-slow": "end to end, 0.01x"}[f.split("/")[0]]
         print(f"| AN+SS ({short}) / {name} | " + " | ".join(cells) + f" | {r['overall']['mean_cm'] / base['overall']['mean_cm']:.2f} |")

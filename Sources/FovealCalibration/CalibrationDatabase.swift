@@ -4,8 +4,11 @@ import GRDB
 
 /// What goes wrong with the store: one line naming the database or the record.
 public struct StoreError: Error, CustomStringConvertible, Equatable {
+    /// What went wrong, for callers that answer differently (the service's HTTP status codes).
+    public enum Kind: Sendable, Equatable { case invalid, notFound, conflict, storage }
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: Kind
+    public init(_ description: String, kind: Kind = .invalid) { (self.description, self.kind) = (description, kind) }
 }
 
 /// Foveal's SQLite store of users, screens, calibration sessions and fitted calibrations: one
@@ -124,7 +127,7 @@ public final class CalibrationDatabase: Sendable {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw StoreError("a user needs a name") }
         return try write { db in
-            if try User.filter(User.Columns.name == trimmed).fetchOne(db) != nil { throw StoreError("user '\(trimmed)' exists already") }
+            if try User.filter(User.Columns.name == trimmed).fetchOne(db) != nil { throw StoreError("user '\(trimmed)' exists already", kind: .conflict) }
             var u = User(name: trimmed)
             try u.insert(db)
             return u
@@ -135,7 +138,7 @@ public final class CalibrationDatabase: Sendable {
 
     public func user(_ name: String) throws -> User {
         guard let u = try read({ try User.filter(User.Columns.name == name).fetchOne($0) }) else {
-            throw StoreError("no user '\(name)' (see `foveal user list`)")
+            throw StoreError("no user '\(name)' (see `foveal user list`)", kind: .notFound)
         }
         return u
     }
@@ -152,7 +155,7 @@ public final class CalibrationDatabase: Sendable {
         if let problem = screen.geometry.problem { throw StoreError("screen '\(screen.name)': \(problem)") }
         guard (1...4).contains(screen.orientation) else { throw StoreError("screen '\(screen.name)': orientation must be 1-4") }
         return try write { db in
-            if try Screen.filter(Screen.Columns.name == screen.name).fetchOne(db) != nil { throw StoreError("screen '\(screen.name)' exists already") }
+            if try Screen.filter(Screen.Columns.name == screen.name).fetchOne(db) != nil { throw StoreError("screen '\(screen.name)' exists already", kind: .conflict) }
             var s = screen
             try s.insert(db)
             return s
@@ -163,7 +166,7 @@ public final class CalibrationDatabase: Sendable {
 
     public func screen(_ name: String) throws -> Screen {
         guard let s = try read({ try Screen.filter(Screen.Columns.name == name).fetchOne($0) }) else {
-            throw StoreError("no screen '\(name)' (see `foveal screen list`)")
+            throw StoreError("no screen '\(name)' (see `foveal screen list`)", kind: .notFound)
         }
         return s
     }
@@ -206,7 +209,7 @@ public final class CalibrationDatabase: Sendable {
     }
 
     public func calibration(_ id: Int64) throws -> StoredCalibration {
-        guard let c = try read({ try StoredCalibration.fetchOne($0, key: id) }) else { throw StoreError("no calibration \(id)") }
+        guard let c = try read({ try StoredCalibration.fetchOne($0, key: id) }) else { throw StoreError("no calibration \(id)", kind: .notFound) }
         return c
     }
 
@@ -263,21 +266,21 @@ public final class CalibrationDatabase: Sendable {
              try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : [])
         }
         if !tables.isEmpty && (!tables.contains("grdb_migrations") || !migrated.contains("v1")) {
-            throw StoreError("\(path): not a Foveal database (it has tables \(tables.prefix(3).joined(separator: ", ")))")
+            throw StoreError("\(path): not a Foveal database (it has tables \(tables.prefix(3).joined(separator: ", ")))", kind: .storage)
         }
         let known = Set(migrator.migrations)
         if let unknown = migrated.first(where: { !known.contains($0) }) {
-            throw StoreError("\(path): written by a newer Foveal (migration '\(unknown)')")
+            throw StoreError("\(path): written by a newer Foveal (migration '\(unknown)')", kind: .storage)
         }
     }
 
     static func explain(_ e: DatabaseError, _ path: String) -> StoreError {
         switch e.resultCode {
-        case .SQLITE_BUSY, .SQLITE_LOCKED: StoreError("\(path): database is locked by another process")
-        case .SQLITE_NOTADB: StoreError("\(path): not a SQLite database")
-        case .SQLITE_CONSTRAINT: StoreError("\(path): \(e.message ?? "constraint failed")")
-        case .SQLITE_CANTOPEN: StoreError("\(path): cannot open the database")
-        default: StoreError("\(path): \(e.message ?? "\(e)")")
+        case .SQLITE_BUSY, .SQLITE_LOCKED: StoreError("\(path): database is locked by another process", kind: .storage)
+        case .SQLITE_NOTADB: StoreError("\(path): not a SQLite database", kind: .storage)
+        case .SQLITE_CONSTRAINT: StoreError("\(path): \(e.message ?? "constraint failed")", kind: .storage)
+        case .SQLITE_CANTOPEN: StoreError("\(path): cannot open the database", kind: .storage)
+        default: StoreError("\(path): \(e.message ?? "\(e)")", kind: .storage)
         }
     }
 }

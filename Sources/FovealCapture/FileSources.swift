@@ -201,3 +201,38 @@ public final class PacedSource: FrameSource {
 
     public func close() { inner.close() }
 }
+
+/// Replays a file source endlessly: at its end the source is opened again, and frame indices keep
+/// counting up, so that a long-running service (`foveal serve --source ... --loop`) sees one stream.
+public final class LoopingSource: FrameSource {
+    private let open: () throws -> FrameSource
+    private var current: FrameSource
+    private var offset = 0, lastIndex = -1
+    public private(set) var loops = 0
+    public var framesPerSecond: Double? { current.framesPerSecond }
+    public var description: String { current.description + " (looping)" }
+
+    /// `open` makes a fresh source for each pass; the first pass opens it at once, so that a bad
+    /// path fails here and not later.
+    public init(_ open: @escaping () throws -> FrameSource) throws {
+        self.open = open
+        self.current = try open()
+    }
+
+    public func next() throws -> Frame? {
+        if var frame = try current.next() {
+            frame.index += offset
+            lastIndex = frame.index
+            return frame
+        }
+        // An empty source would loop forever without a frame: end instead.
+        guard lastIndex >= offset else { return nil }
+        current.close()
+        current = try open()
+        loops += 1
+        offset = lastIndex + 1
+        return try next()
+    }
+
+    public func close() { current.close() }
+}

@@ -16,6 +16,8 @@ public struct TrackPoint: Sendable {
     /// From capture to result.
     public var latencyMs: Double
     public var label: CameraSpacePoint?
+    /// The network's penultimate features: what a feature-based calibration needs.
+    public var features: [Float] = []
 }
 
 /// What a tracking run did.
@@ -60,7 +62,8 @@ public final class Tracker {
             guard let frame = try source.next() else { break }
             let out = model(try ImageNormalization.pixelBatch([frame.image]))
             let raw = CameraSpacePoint(xCm: Double(out.gazeCm[flat: 0]), yCm: Double(out.gazeCm[flat: 1]))
-            var gaze = correction?(raw, out.features?.values ?? []) ?? raw
+            let features = out.features?.values ?? []
+            var gaze = correction?(raw, features) ?? raw
             if var s = smoothing {
                 gaze = CameraSpacePoint(xCm: s.x(gaze.xCm, at: frame.timestamp), yCm: s.y(gaze.yCm, at: frame.timestamp))
                 smoothing = s
@@ -69,7 +72,7 @@ public final class Tracker {
             latencies.append(latency)
             if let label = frame.label { errors.append(gaze.distance(to: label)) }
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
-                                  uncalibrated: raw, latencyMs: latency, label: frame.label))
+                                  uncalibrated: raw, latencyMs: latency, label: frame.label, features: features))
             summary.frames += 1
             processedFrames = summary.frames
         }

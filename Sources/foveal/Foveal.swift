@@ -3,11 +3,11 @@ import Foundation
 
 /// The `foveal` command: gaze tracking with a saliency-sampler gaze regressor.
 @main
-struct Foveal: ParsableCommand {
+struct Foveal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "foveal",
         abstract: "Gaze tracking on Linux: Learning to Zoom's saliency sampler + AlexNet, in Swift.",
-        subcommands: [Track.self, Cameras.self, Calibrate.self, UserCommand.self, ScreenCommand.self, CalibrationCommand.self, Predict.self, Eval.self, Train.self, Visualize.self, Synth.self, Bench.self]
+        subcommands: [Track.self, Cameras.self, Calibrate.self, UserCommand.self, ScreenCommand.self, CalibrationCommand.self, Predict.self, Eval.self, Train.self, Visualize.self, Synth.self, Bench.self, Serve.self]
     )
 }
 
@@ -33,6 +33,20 @@ extension ParsableCommand {
     func reportingErrors(_ body: () throws -> Void) throws {
         do {
             try body()
+        } catch let error as ValidationError {
+            throw error
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("foveal: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// `reportingErrors` for async commands.
+    func reportingErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
         } catch let error as ValidationError {
             throw error
         } catch let error as ExitCode {

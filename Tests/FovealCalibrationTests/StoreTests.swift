@@ -60,13 +60,13 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
     @Test func badInputIsRefusedWithAReason() throws {
         let db = try store()
         _ = try db.addUser("ana")
-        #expect(throws: StoreError("user 'ana' exists already")) { try db.addUser("ana") }
-        #expect(throws: StoreError("no user 'bob' (see `foveal user list`)")) { try db.user("bob") }
-        #expect(throws: StoreError("no screen 'tv' (see `foveal screen list`)")) { try db.screen("tv") }
+        #expect(throws: StoreError("user 'ana' exists already", kind: .conflict)) { try db.addUser("ana") }
+        #expect(throws: StoreError("no user 'bob' (see `foveal user list`)", kind: .notFound)) { try db.user("bob") }
+        #expect(throws: StoreError("no screen 'tv' (see `foveal screen list`)", kind: .notFound)) { try db.screen("tv") }
         var impossible = laptop
         impossible.widthMm = -10
         #expect(throws: StoreError.self) { try db.addScreen(Screen(name: "bad", geometry: impossible)) }
-        #expect(throws: StoreError("no calibration 42")) { try db.activate(42) }
+        #expect(throws: StoreError("no calibration 42", kind: .notFound)) { try db.activate(42) }
     }
 
     @Test func aDatabaseOfAnEarlierSchemaMigrates() throws {
@@ -92,10 +92,10 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         let other = try DatabaseQueue(path: path)
         try other.write { try $0.execute(sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY)") }
         try other.close()
-        #expect(throws: StoreError("\(path): not a Foveal database (it has tables invoices)")) { try CalibrationDatabase(path: path) }
+        #expect(throws: StoreError("\(path): not a Foveal database (it has tables invoices)", kind: .storage)) { try CalibrationDatabase(path: path) }
         let text = Fixtures.temporaryDirectory() + "/text.sqlite"
         try "not sqlite at all, just text".write(toFile: text, atomically: true, encoding: .utf8)
-        #expect(throws: StoreError("\(text): not a SQLite database")) { try CalibrationDatabase(path: text) }
+        #expect(throws: StoreError("\(text): not a SQLite database", kind: .storage)) { try CalibrationDatabase(path: text) }
     }
 }
 
@@ -107,7 +107,7 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         // Another connection holds an exclusive lock while the store tries to write.
         try other.writeWithoutTransaction { conn in
             try conn.execute(sql: "BEGIN EXCLUSIVE")
-            #expect(throws: StoreError("\(path): database is locked by another process")) { try db.addUser("ana") }
+            #expect(throws: StoreError("\(path): database is locked by another process", kind: .storage)) { try db.addUser("ana") }
             try conn.execute(sql: "ROLLBACK")
         }
         #expect(try db.addUser("ana").name == "ana")

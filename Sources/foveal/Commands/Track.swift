@@ -91,21 +91,7 @@ extension Foveal {
         }
 
         func openSource() throws -> FrameSource {
-            if let camera {
-                return try V4L2Camera(camera, size: size.flatMap(parseSize), framesPerSecond: fps, pixelFormat: pixelFormat)
-            }
-            let path = source!
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let file: FrameSource
-            if exists && isDirectory.boolValue && FileManager.default.fileExists(atPath: path + "/info.json") {
-                file = try RecordingSource(path, validOnly: !allFrames)
-            } else if path.lowercased().hasSuffix(".y4m") {
-                file = try Y4MSource(path)
-            } else {
-                file = try ImageFolderSource(path)
-            }
-            return fps.map { PacedSource(file, framesPerSecond: $0) } ?? file
+            try openFrameSource(camera: camera, source: source, size: size, fps: fps, pixelFormat: pixelFormat, allFrames: allFrames)
         }
 
         func reopen(_ attempts: inout Int) throws -> FrameSource {
@@ -145,16 +131,7 @@ extension Foveal {
             }
             switch format {
             case .jsonl:
-                var object: [String: Any] = ["frame": p.frame, "time_s": p.captureTime, "gaze_cm": [p.gaze.xCm, p.gaze.yCm],
-                                             "latency_ms": p.latencyMs]
-                if let label = p.label { object["label_cm"] = [label.xCm, label.yCm] }
-                if let name = p.name { object["name"] = name }
-                if let s = onScreen {
-                    object["screen_cm"] = [s.cm.xCm, s.cm.yCm]
-                    object["screen_px"] = [s.px.x, s.px.y]
-                    object["uncalibrated_cm"] = [p.uncalibrated.xCm, p.uncalibrated.yCm]
-                }
-                return jsonLine(object)
+                return GazeReport(p, on: display.map { ($0.screen.geometry, $0.screen.screenOrientation) }).jsonLine
             case .csv:
                 let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
                 let screenPart = onScreen.map { String(format: ",%.3f,%.3f,%.1f,%.1f", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""

@@ -1,0 +1,150 @@
+import Foundation
+import FovealCalibration
+import FovealCapture
+import FovealGeometry
+import FovealModel
+import FovealTracking
+import ServiceLifecycle
+import Synchronization
+
+/// The screen gaze is reported on, and the calibration applied to the network's output.
+public struct Display: Sendable {
+    public var user: User
+    public var screen: Screen
+    public var calibration: StoredCalibration?
+
+    public init(user: User, screen: Screen, calibration: StoredCalibration?) {
+        (self.user, self.screen, self.calibration) = (user, screen, calibration)
+    }
+}
+
+/// The service's one camera-to-gaze loop: it owns the frame source and the model, runs the
+/// `Tracker` on a thread of its own, and publishes every processed frame twice: as the JSON line
+/// stream clients receive (`reports`) and as the `TrackPoint` a calibration run collects (`frames`).
+///
+/// It never waits on a consumer (see `Broadcast`). The model and the source are touched by the
+/// pipeline thread only; everything other threads read is behind `state`'s lock.
+public final class GazePipeline: Service, @unchecked Sendable {
+    public enum Phase: String, Codable, Sendable { case waiting, running, ended, failed, stopped }
+
+    /// What `/v1/health` reports about the source.
+    public struct Status: Codable, Sendable {
+        public var source: String
+        public var phase: Phase
+        public var frames: Int
+        public var framesPerSecond: Double
+        public var dropped: Int
+        public var error: String?
+    }
+
+    struct State {
+        var phase = Phase.waiting
+        var frames = 0
+        var dropped = 0
+        var error: String?
+        var latest: String?
+        var recentTimes: [Double] = []
+        var display: Display?
+    }
+
+    public let reports: Broadcast<String>
+    public let frames = Broadcast<TrackPoint>(capacity: 100_000)
+    public let sourceDescription: String
+    /// Whether the frames carry gaze labels (a recording): a calibration then uses its dots as targets.
+    public let replaysRecording: Bool
+
+    private let model: GazeNet
+    private let openSource: () throws -> FrameSource
+    private let isCamera: Bool
+    private let waitForClients: Int
+    private let state: Mutex<State>
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// - Parameters:
+    ///   - openSource: opens the camera or file; called again to reconnect a camera.
+    ///   - waitForClients: start processing only once this many stream clients are connected.
+    public init(model: GazeNet, sourceDescription: String, replaysRecording: Bool, isCamera: Bool,
+                display: Display?, clientQueue: Int, waitForClients: Int = 0, openSource: @escaping () throws -> FrameSource) {
+        self.model = model
+        self.sourceDescription = sourceDescription
+        self.replaysRecording = replaysRecording
+        self.isCamera = isCamera
+        self.openSource = openSource
+        self.waitForClients = waitForClients
+        self.reports = Broadcast(capacity: clientQueue)
+        var initial = State()
+        initial.display = display
+        self.state = Mutex(initial)
+    }
+
+    public var status: Status {
+        state.withLock { s in
+            let span = (s.recentTimes.last ?? 0) - (s.recentTimes.first ?? 0)
+            let fps = s.recentTimes.count > 1 && span > 0 ? Double(s.recentTimes.count - 1) / span : 0
+            return Status(source: sourceDescription, phase: s.phase, frames: s.frames, framesPerSecond: fps, dropped: s.dropped, error: s.error)
+        }
+    }
+
+    /// The newest frame's report, as streamed.
+    public var latest: String? { state.withLock { $0.latest } }
+    public var display: Display? { state.withLock { $0.display } }
+
+    /// Applies a newly activated calibration from the next frame on.
+    public func setCalibration(_ calibration: StoredCalibration?) {
+        state.withLock { $0.display?.calibration = calibration }
+    }
+
+    /// Runs until graceful shutdown (SIGTERM, SIGINT): the source ending or failing does not end
+    /// the service, whose API stays up; `/v1/health` says what happened.
+    public func run() async throws {
+        let thread = Thread { [self] in
+            loop()
+            finished.signal()
+        }
+        thread.name = "foveal-pipeline"
+        thread.start()
+        try? await gracefulShutdown()
+        Tracker.stopRequested = true
+        // The camera's poll times out within a couple of seconds; do not hang shutdown beyond that.
+        _ = await Task.detached { [finished] in finished.wait(timeout: .now() + 5) }.value
+        state.withLock { if $0.phase == .running || $0.phase == .waiting { $0.phase = .stopped } }
+        reports.finish()
+        frames.finish()
+    }
+
+    private func loop() {
+        while waitForClients > 0 && reports.subscriberCount < waitForClients && !Tracker.stopRequested { usleep(10_000) }
+        while !Tracker.stopRequested {
+            do {
+                let source = try openSource()
+                defer { source.close() }
+                state.withLock { $0.phase = .running; $0.error = nil }
+                let tracker = Tracker(model: model, source: source)
+                tracker.correction = { [self] raw, features in
+                    state.withLock { $0.display?.calibration?.calibration }?.apply(raw, features: features) ?? raw
+                }
+                let summary = try tracker.run { publish($0) }
+                state.withLock { $0.phase = Tracker.stopRequested ? .stopped : .ended; $0.dropped += summary.dropped }
+                return
+            } catch {
+                state.withLock { $0.phase = .failed; $0.error = "\(error)" }
+                // A camera may come back (unplugged, busy); a file will not.
+                guard isCamera else { return }
+                for _ in 0..<20 where !Tracker.stopRequested { usleep(100_000) }
+            }
+        }
+    }
+
+    private func publish(_ point: TrackPoint) {
+        let screen = state.withLock { $0.display.map { ($0.screen.geometry, $0.screen.screenOrientation) } }
+        let line = GazeReport(point, on: screen).jsonLine
+        state.withLock { s in
+            s.frames += 1
+            s.latest = line
+            s.recentTimes.append(MonotonicClock.now())
+            if s.recentTimes.count > 60 { s.recentTimes.removeFirst(s.recentTimes.count - 60) }
+        }
+        reports.publish(line)
+        frames.publish(point)
+    }
+}

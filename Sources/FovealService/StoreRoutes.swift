@@ -1,0 +1,131 @@
+import Foundation
+import FovealCalibration
+import FovealGeometry
+import Hummingbird
+import HummingbirdWebSocket
+
+/// The calibration store over HTTP: the same users, screens and calibrations the CLI's
+/// `foveal user|screen|calibration` commands see (SQLite in WAL mode, so both run together).
+extension GazeService {
+    struct NewUser: Decodable { var name: String }
+
+    /// A screen from a `calibration/devices.csv` preset, or measured: size in mm and pixels and
+    /// the camera's centre from the screen's top-left corner in mm.
+    struct NewScreen: Decodable {
+        var name: String
+        var preset: String?
+        var widthMm: Double?, heightMm: Double?
+        var widthPx: Double?, heightPx: Double?
+        var cameraXMm: Double?, cameraYMm: Double?
+        var orientation: Int?
+    }
+
+    struct NewCalibration: Decodable {
+        var user: String
+        var screen: String
+        /// A script name from `calibration/` (default "9-point").
+        var script: String?
+    }
+
+    struct CalibrationRow: Encodable {
+        var id: Int64
+        var user: String
+        var screen: String
+        var method: String
+        var leaveOneOutErrorCm: Double
+        var uncalibratedErrorCm: Double
+        var active: Bool
+        var createdAt: Date
+    }
+
+    func addStoreRoutes(to router: Router<BasicWebSocketRequestContext>) {
+        router.get("/v1/users") { [store] _, _ in
+            ServiceJSON.response(["users": try store.users()])
+        }
+        router.post("/v1/users") { [store] request, _ in
+            let body = try await ServiceJSON.decode(NewUser.self, from: request)
+            return ServiceJSON.response(try store.addUser(body.name), status: .created)
+        }
+        router.get("/v1/screens") { [store] _, _ in
+            ServiceJSON.response(["screens": try store.screens()])
+        }
+        router.get("/v1/screens/{name}") { [store] _, context in
+            ServiceJSON.response(try store.screen(try context.parameters.require("name")))
+        }
+        router.post("/v1/screens") { [store] request, _ in
+            let body = try await ServiceJSON.decode(NewScreen.self, from: request)
+            return ServiceJSON.response(try store.addScreen(try Self.screen(body)), status: .created)
+        }
+        router.get("/v1/calibrations") { [self] request, _ in
+            ServiceJSON.response(["calibrations": try calibrationRows(user: request.uri.queryParameters.get("user"))])
+        }
+        router.post("/v1/calibrations") { [self] request, _ in
+            let body = try await ServiceJSON.decode(NewCalibration.self, from: request)
+            let user = try store.user(body.user), screen = try store.screen(body.screen)
+            let name = body.script ?? "9-point"
+            let script = try CalibrationScript(contentsOf: try scriptPath(name))
+            return ServiceJSON.response(try runner.start(user: user, screen: screen, script: script, scriptName: name), status: .accepted)
+        }
+        router.post("/v1/calibrations/{id}/activate") { [self] _, context in
+            let text = try context.parameters.require("id")
+            guard let id = Int64(text) else { throw ServiceError(.badRequest, "calibration id '\(text)' is not a number") }
+            try store.activate(id)
+            let activated = try store.calibration(id)
+            if let display = pipeline.display, display.user.id == activated.userId, display.screen.id == activated.screenId {
+                pipeline.setCalibration(activated)
+            }
+            return ServiceJSON.response(try calibrationRows(user: nil).first { $0.id == id })
+        }
+        router.get("/v1/calibrations/run") { [runner] _, _ in
+            guard let status = runner.status else { throw ServiceError(.notFound, "no calibration has run since the service started") }
+            return ServiceJSON.response(status)
+        }
+        router.get("/v1/calibration-scripts") { [self] _, _ in
+            ServiceJSON.response(["scripts": scriptNames()])
+        }
+    }
+
+    static func screen(_ body: NewScreen) throws -> Screen {
+        let orientation = body.orientation ?? 1
+        guard let o = Orientation(rawValue: orientation) else { throw ServiceError(.badRequest, "orientation must be 1-4, not \(orientation)") }
+        if let preset = body.preset {
+            guard let geometry = DeviceTable.builtin[preset] else {
+                throw ServiceError(.badRequest, "no preset '\(preset)' in calibration/devices.csv")
+            }
+            return Screen(name: body.name, geometry: geometry, orientation: o)
+        }
+        guard let w = body.widthMm, let h = body.heightMm, let wpx = body.widthPx, let hpx = body.heightPx,
+              let cx = body.cameraXMm, let cy = body.cameraYMm else {
+            throw ServiceError(.badRequest, "give 'preset', or all of width_mm, height_mm, width_px, height_px, camera_x_mm, camera_y_mm")
+        }
+        // The store checks the geometry itself (positive sizes, a plausible camera position).
+        return Screen(name: body.name, geometry: ScreenGeometry(name: body.name, family: "monitor", widthMm: w, heightMm: h, widthUnits: wpx,
+                                                                heightUnits: hpx, unit: .pixels, cameraXMm: cx, cameraYMm: cy), orientation: o)
+    }
+
+    func calibrationRows(user: String?) throws -> [CalibrationRow] {
+        let users = Dictionary(uniqueKeysWithValues: try store.users().compactMap { u in u.id.map { ($0, u.name) } })
+        let screens = Dictionary(uniqueKeysWithValues: try store.screens().compactMap { s in s.id.map { ($0, s.name) } })
+        return try store.calibrations(user: user).map {
+            CalibrationRow(id: $0.id ?? 0, user: users[$0.userId] ?? "?", screen: screens[$0.screenId] ?? "?", method: $0.method,
+                           leaveOneOutErrorCm: $0.leaveOneOutErrorCm, uncalibratedErrorCm: $0.uncalibratedErrorCm,
+                           active: $0.active, createdAt: $0.createdAt)
+        }
+    }
+
+    /// Script names only, never paths: a request cannot make the service read another file.
+    func scriptPath(_ name: String) throws -> String {
+        let allowed = name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        guard !name.isEmpty, allowed, let directory = configuration.scriptsDirectory,
+              FileManager.default.fileExists(atPath: "\(directory)/\(name).json") else {
+            throw ServiceError(.badRequest, "no calibration script '\(name)' (see GET /v1/calibration-scripts)")
+        }
+        return "\(directory)/\(name).json"
+    }
+
+    func scriptNames() -> [String] {
+        guard let directory = configuration.scriptsDirectory,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    }
+}
