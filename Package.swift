@@ -64,6 +64,8 @@ let package = Package(
         .testTarget(name: "FovealServiceTests", dependencies: [
             "foveal", "FovealService", "FovealTracking", "FovealTestSupport",
             .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
     ]
 )

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// How `foveal serve` listens and what it tells clients about itself.
 public struct ServiceConfiguration: Sendable {
@@ -63,7 +64,8 @@ public final class GazeService: Sendable {
         let host = configuration.host
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            // A client that does not answer the close handshake holds up shutdown 2 s at most.
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(closeTimeout: .seconds(2)))),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "foveal"),
             services: [pipeline],
             onServerRunning: { channel in
@@ -98,7 +100,10 @@ public final class GazeService: Sendable {
     static func stream(_ broadcast: Broadcast<String>, from inbound: WebSocketInboundStream, to outbound: WebSocketOutboundWriter) async throws {
         let subscription = broadcast.subscribe()
         defer { subscription.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // At shutdown the server waits for its connections: end this one (close 1001) at once,
+        // even for a client that never reads.
+        try await withGracefulShutdownHandler {
+          try await withThrowingTaskGroup(of: Void.self) { group in
             // Reading is what notices a client that closed; what it sends is ignored.
             group.addTask { for try await _ in inbound {} }
             group.addTask {
@@ -114,6 +119,9 @@ public final class GazeService: Sendable {
             }
             try await group.next()
             group.cancelAll()
+          }
+        } onGracefulShutdown: {
+            subscription.cancel()
         }
     }
 

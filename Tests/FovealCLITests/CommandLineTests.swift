@@ -3,44 +3,6 @@ import FovealIO
 import FovealTestSupport
 import Testing
 
-/// The `foveal` executable as a user runs it: exit codes, stdout lines, one-line errors.
-struct Run {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-
-    var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
-    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
-
-    /// The built binary: $FOVEAL_BIN, else beside the test bundle, else .build/debug.
-    static let binary: String = {
-        if let path = ProcessInfo.processInfo.environment["FOVEAL_BIN"] { return path }
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foveal").path,
-            Bundle.main.bundleURL.appendingPathComponent("foveal").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("foveal").path,
-            URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/foveal").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
-    }()
-
-    init(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Run.binary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        stdout = String(decoding: o, as: UTF8.self)
-        stderr = String(decoding: e, as: UTF8.self)
-    }
-}
-
 @Suite struct PredictCommand {
     let weights = Fixtures.path("model/depth6.weights.safetensors")
     let image = Fixtures.path("model/depth6.png")
