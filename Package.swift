@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
         .testTarget(name: "FovealServiceTests", dependencies: [
-            "foveal", "FovealService", "FovealTracking", "FovealTestSupport",
+            "foveal", "FovealService", "FovealTracking", "FovealTestSupport", "FovealIO",
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

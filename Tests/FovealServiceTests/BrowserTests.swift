@@ -1,0 +1,138 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import FovealIO
+import FovealTestSupport
+import Logging
+import NIOCore
+import Testing
+import WSClient
+
+/// Headless Chromium driven over the DevTools protocol: load a page, wait on its state, evaluate
+/// JavaScript, take a screenshot. Debian's `chromium`, which `make deps` installs.
+struct Chromium {
+    static let path: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    struct Visit {
+        var state = ""
+        var text = ""
+        var targets = 0
+        var screenshot = Data()
+    }
+
+    /// Opens `url` in a 1280x800 headless window, waits until `document.body.dataset.state` is
+    /// one of `until`, and reads the page back.
+    static func visit(_ url: String, until states: Set<String>, timeout: Double = 180) async throws -> Visit {
+        let profile = Fixtures.temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path!)
+        process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                             "--remote-debugging-port=0", "--remote-allow-origins=*", "--user-data-dir=\(profile)",
+                             "--window-size=1280,800", "--hide-scrollbars", "about:blank"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        // Chromium writes its DevTools port and browser socket path to the profile once it listens.
+        let portFile = profile + "/DevToolsActivePort"
+        let deadline = Date().addingTimeInterval(60)
+        var lines: [Substring] = []
+        while lines.count < 2 && Date() < deadline {
+            lines = ((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "").split(separator: "\n")
+            if lines.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard lines.count >= 2 else { throw ServerFailure("chromium did not open its DevTools port") }
+        let socket = "ws://127.0.0.1:\(lines[0])\(lines[1])"
+        var logger = Logger(label: "test.cdp")
+        logger.logLevel = .critical
+        let result = VisitBox()
+        try await WebSocketClient.connect(url: socket, configuration: .init(maxFrameSize: 1 << 26), logger: logger) { inbound, outbound, _ in
+            var messages = inbound.messages(maxSize: 1 << 26).makeAsyncIterator()
+            var nextId = 0
+            var session: String?
+            func call(_ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
+                nextId += 1
+                let id = nextId
+                var command: [String: Any] = ["id": id, "method": method, "params": params]
+                if let session { command["sessionId"] = session }
+                let request = try JSONSerialization.data(withJSONObject: command)
+                try await outbound.write(.text(String(decoding: request, as: UTF8.self)))
+                while let message = try await messages.next() {
+                    guard case .text(let text) = message,
+                          let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                          object["id"] as? Int == id else { continue }
+                    if let error = object["error"] { throw ServerFailure("\(method): \(error)") }
+                    return object["result"] as? [String: Any] ?? [:]
+                }
+                throw ServerFailure("chromium closed the DevTools socket")
+            }
+            func evaluate(_ expression: String) async throws -> Any? {
+                let r = try await call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
+                return (r["result"] as? [String: Any])?["value"]
+            }
+            // One page of our own, attached in flat mode: its commands carry the session id.
+            let target = try await call("Target.createTarget", ["url": "about:blank"])
+            session = try await call("Target.attachToTarget", ["targetId": target["targetId"] as? String ?? "", "flatten": true])["sessionId"] as? String
+            _ = try await call("Emulation.setDeviceMetricsOverride", ["width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false])
+            _ = try await call("Page.navigate", ["url": url])
+            let end = Date().addingTimeInterval(timeout)
+            var visit = Visit()
+            while Date() < end {
+                visit.state = try await evaluate("document.body ? document.body.dataset.state : ''") as? String ?? ""
+                if states.contains(visit.state) { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            try await Task.sleep(for: .milliseconds(300))  // the last frame painted
+            visit.text = try await evaluate("document.getElementById('message').innerText") as? String ?? ""
+            visit.targets = try await evaluate("run && run.targets ? run.targets.length : 0") as? Int ?? 0
+            let shot = try await call("Page.captureScreenshot", ["format": "png"])
+            visit.screenshot = Data(base64Encoded: shot["data"] as? String ?? "") ?? Data()
+            result.visit = visit
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        guard let visit = result.visit else { throw ServerFailure("the DevTools session ended early") }
+        return visit
+    }
+}
+
+final class VisitBox: @unchecked Sendable { var visit: Chromium.Visit? }
+
+@Suite(.serialized, .enabled(if: Chromium.path != nil, "needs Debian's chromium (make deps installs it)"))
+struct BrowserTests {
+    /// Where screenshots go to be looked at: .build/screenshots/ of the checkout.
+    static let screenshots = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/screenshots").path
+
+    @Test func thePageRunsANinePointCalibrationAgainstAReplay() async throws {
+        let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
+        let device = try #require(SampleRecording.info["DeviceName"] as? String)
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "0", "--db", db])
+        #expect(try await server.request("POST", "/v1/users", body: #"{"name": "ana"}"#).status == 201)
+        let screen = try await server.request("POST", "/v1/screens", body: #"{"name": "phone", "preset": "\#(device)", "orientation": \#(SampleRecording.orientation)}"#)
+        #expect(screen.status == 201)
+
+        let visit = try await Chromium.visit(server.url + "?user=ana&screen=phone&script=9-point&calibrate=1", until: ["done", "failed"])
+        try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
+        let shotPath = Self.screenshots + "/calibration-done.png"
+        try visit.screenshot.write(to: URL(fileURLWithPath: shotPath))
+
+        #expect(visit.state == "done", "\(visit.text)")
+        #expect(visit.targets == 9)
+        #expect(visit.text.contains("Calibration stored") && visit.text.contains("before") && visit.text.contains("after"), "\(visit.text)")
+        // What a person sees: a 1280x800 page with the nine visited targets drawn in green.
+        let image = try RGBImage(contentsOf: shotPath)
+        #expect(image.width == 1280 && image.height == 800)
+        var green = 0
+        image.pixels.withUnsafeBufferPointer { p in
+            for i in stride(from: 0, to: p.count, by: 3) where abs(Int(p[i]) - 0x4c) < 12 && abs(Int(p[i + 1]) - 0xd6) < 12 && abs(Int(p[i + 2]) - 0x94) < 12 {
+                green += 1
+            }
+        }
+        #expect(green > 9 * 150, "green target pixels: \(green)")
+
+        let cli = try Run(["calibration", "list", "--json", "--user", "ana", "--db", db])
+        #expect(cli.status == 0 && cli.stdout.contains("\"active\":true") && cli.stdout.contains("\"user\":\"ana\""), "\(cli.stdout)")
+        #expect(server.terminate() == 0)
+    }
+}
