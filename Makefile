@@ -1,6 +1,8 @@
 # Foveal: build, test and demo targets. Each installs the Debian packages it needs first.
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev libsqlite3-dev pkg-config
+# The tests also drive the service's page in a real browser.
+TEST_PACKAGES := chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 
@@ -22,6 +24,7 @@ release: deps
 
 ## test: the whole test suite (what CI runs).
 test: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(TEST_PACKAGES)"
 	swift test
 
 ## demo: the shipped model tracks the sample recording (gaze in cm, against the dots' labels),
