@@ -31,29 +31,17 @@ extension ParsableCommand {
     /// Runs `body`, turning any error into a one-line message on stderr and exit status 1
     /// (argument errors keep argument-parser's usage output).
     func reportingErrors(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch let error as ValidationError {
-            throw error
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            printError("foveal: \(error)")
-            throw ExitCode.failure
-        }
+        do { try body() } catch { throw reported(error) }
     }
 
     /// `reportingErrors` for async commands.
     func reportingErrors(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let error as ValidationError {
-            throw error
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            printError("foveal: \(error)")
-            throw ExitCode.failure
-        }
+        do { try await body() } catch { throw reported(error) }
+    }
+
+    private func reported(_ error: any Error) -> any Error {
+        if error is ValidationError || error is ExitCode { return error }
+        printError("foveal: \(error)")
+        return ExitCode.failure
     }
 }
