@@ -18,6 +18,7 @@ struct Chromium {
         var state = ""
         var text = ""
         var targets = 0
+        var headerHeight = 0
         var screenshot = Data()
     }
 
@@ -86,6 +87,7 @@ struct Chromium {
             try await Task.sleep(for: .milliseconds(300))  // the last frame painted
             visit.text = try await evaluate("document.getElementById('message').innerText") as? String ?? ""
             visit.targets = try await evaluate("run && run.targets ? run.targets.length : 0") as? Int ?? 0
+            visit.headerHeight = try await evaluate("document.querySelector('header').offsetHeight") as? Int ?? 0
             let shot = try await call("Page.captureScreenshot", ["format": "png"])
             visit.screenshot = Data(base64Encoded: shot["data"] as? String ?? "") ?? Data()
             result.visit = visit
@@ -133,6 +135,29 @@ struct BrowserTests {
 
         let cli = try Run(["calibration", "list", "--json", "--user", "ana", "--db", db])
         #expect(cli.status == 0 && cli.stdout.contains("\"active\":true") && cli.stdout.contains("\"user\":\"ana\""), "\(cli.stdout)")
+        #expect(server.terminate() == 0)
+    }
+
+    @Test func theLiveViewDrawsGazeOnTheUsersScreen() async throws {
+        let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
+        let device = try #require(SampleRecording.info["DeviceName"] as? String)
+        #expect(try Run(["user", "add", "ana", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "phone", "--preset", device, "--orientation", "\(SampleRecording.orientation)", "--db", db]).status == 0)
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "10", "--user", "ana", "--screen", "phone", "--db", db])
+        let visit = try await Chromium.visit(server.url, until: ["live"], timeout: 60)
+        try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
+        try visit.screenshot.write(to: URL(fileURLWithPath: Self.screenshots + "/live-view.png"))
+        #expect(visit.state == "live")
+        #expect(visit.text.contains("ana on phone"), "\(visit.text)")
+        // The gaze marker (amber) is drawn on the page, below the header (whose button is amber too).
+        let image = try RGBImage(contentsOf: Self.screenshots + "/live-view.png")
+        var amber = 0
+        image.pixels.withUnsafeBufferPointer { p in
+            for i in stride(from: 3 * image.width * visit.headerHeight, to: p.count, by: 3) where p[i] > 0xe0 && abs(Int(p[i + 1]) - 0xb0) < 20 && p[i + 2] < 0x50 {
+                amber += 1
+            }
+        }
+        #expect(amber > 100, "amber pixels: \(amber)")
         #expect(server.terminate() == 0)
     }
 }
