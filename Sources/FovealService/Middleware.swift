@@ -33,20 +33,27 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var given = request.uri.queryParameters.get("token")
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            given = String(header.dropFirst("Bearer ".count))
-        }
-        guard let given, Self.equal(Array(given.utf8), Array(token.utf8)) else {
-            throw ServiceError(.unauthorized, given == nil
-                ? "this service needs a token: send 'Authorization: Bearer TOKEN' or add ?token=TOKEN"
-                : "wrong token")
+        let given = ServiceToken.given(query: request.uri.queryParameters.get("token"), authorization: request.headers[.authorization])
+        guard let given, ServiceToken.matches(given, token) else {
+            throw ServiceError(.unauthorized, given == nil ? ServiceToken.missing : "wrong token")
         }
         return try await next(request, context)
     }
+}
+
+/// Reading and comparing the service token.
+enum ServiceToken {
+    static let missing = "this service needs a token: send 'Authorization: Bearer TOKEN' or add ?token=TOKEN"
+
+    /// The header's bearer token, else the query's.
+    static func given(query: String?, authorization: String?) -> String? {
+        if let authorization, authorization.hasPrefix("Bearer ") { return String(authorization.dropFirst("Bearer ".count)) }
+        return query
+    }
 
     /// Compares in time independent of where the first difference is.
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    static func matches(_ given: String, _ token: String) -> Bool {
+        let (a, b) = (Array(given.utf8), Array(token.utf8))
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
