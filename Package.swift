@@ -45,6 +45,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ], resources: [.embedInCode("Page/index.html")]),
         .executableTarget(name: "foveal", dependencies: [
             "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration", "FovealService",

@@ -3,6 +3,7 @@ import FovealCalibration
 import FovealGeometry
 import FovealTracking
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -61,11 +62,18 @@ public final class GazeService: Sendable {
         addRoutes(to: router)
         var logger = Logger(label: "foveal.serve")
         logger.logLevel = .warning
-        let host = configuration.host
+        let host = configuration.host, token = configuration.token
+        let upgrades = router.buildResponder()
+        // A client that does not answer the close handshake holds up shutdown 2 s at most.
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(closeTimeout: .seconds(2)))
+        let server = HTTPServerBuilder { responder in
+            let channel = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: upgrades, configuration: channelConfiguration)
+            guard let token else { return channel }
+            return TokenCheckedUpgradeChannel(inner: channel, token: token)
+        }
         let app = Application(
             router: router,
-            // A client that does not answer the close handshake holds up shutdown 2 s at most.
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(closeTimeout: .seconds(2)))),
+            server: server,
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "foveal"),
             services: [pipeline],
             onServerRunning: { channel in
