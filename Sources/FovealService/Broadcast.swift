@@ -35,31 +35,35 @@ public final class Broadcast<Message: Sendable>: Sendable {
 
     public func subscribe() -> Subscription {
         let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingOldest(capacity))
-        let id = state.withLock { s -> Int in
+        let (id, finished) = state.withLock { s -> (Int, Bool) in
             s.nextId += 1
-            if s.finished { continuation.finish() } else { s.subscribers[s.nextId] = continuation }
-            return s.nextId
+            if !s.finished { s.subscribers[s.nextId] = continuation }
+            return (s.nextId, s.finished)
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
+        if finished { continuation.finish() }
         return Subscription(id: id, messages: stream, broadcast: self)
     }
 
-    /// Hands `message` to every subscriber; drops those whose queue is full.
+    /// Hands `message` to every subscriber; drops those whose queue is full. Call it from one
+    /// thread at a time (the pipeline's), which is what keeps every subscriber's order.
     public func publish(_ message: Message) {
-        let overflowing = state.withLock { s -> [AsyncStream<Message>.Continuation] in
+        let targets = state.withLock { s -> [(Int, AsyncStream<Message>.Continuation)] in
             s.published += 1
-            var full: [AsyncStream<Message>.Continuation] = []
-            for (id, continuation) in s.subscribers {
-                if case .dropped = continuation.yield(message) {
-                    full.append(continuation)
-                    s.subscribers[id] = nil
-                    s.droppedIds.insert(id)
-                }
-            }
-            return full
+            return Array(s.subscribers)
         }
-        // Outside the lock: finishing runs onTermination, which takes it again.
-        overflowing.forEach { $0.finish() }
+        // Yield outside the lock: yielding resumes a waiting task, which takes that task's own
+        // lock, while a task being cancelled holds its lock and calls onTermination, which takes
+        // ours. Holding ours across the yield would deadlock the two.
+        var full: [(Int, AsyncStream<Message>.Continuation)] = []
+        for (id, continuation) in targets {
+            if case .dropped = continuation.yield(message) { full.append((id, continuation)) }
+        }
+        guard !full.isEmpty else { return }
+        state.withLock { s in
+            for (id, _) in full where s.subscribers.removeValue(forKey: id) != nil { s.droppedIds.insert(id) }
+        }
+        full.forEach { $0.1.finish() }
     }
 
     /// Ends every subscriber's stream (at shutdown); later subscribers get an ended stream.
