@@ -236,6 +236,15 @@ public final class CalibrationDatabase: Sendable {
     }
 
     /// The screen of the user's most recent active calibration.
+    /// Where `user` looks and how to correct it: `screen` if named, else the screen of their
+    /// latest calibration, with its active calibration; nil when the user has calibrated nowhere yet.
+    public func display(user name: String, screen screenName: String?) throws -> Display? {
+        let person = try user(name)
+        guard let id = person.id, let chosen = try screenName.map({ try screen($0) }) ?? lastCalibratedScreen(userId: id),
+              let screenId = chosen.id else { return nil }
+        return Display(user: person, screen: chosen, calibration: try activeCalibration(userId: id, screenId: screenId))
+    }
+
     public func lastCalibratedScreen(userId: Int64) throws -> Screen? {
         try read { db in
             guard let c = try StoredCalibration.filter(Column("userId") == userId && Column("active") == true)

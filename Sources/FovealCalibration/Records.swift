@@ -105,3 +105,14 @@ public struct StoredCalibration: Codable, Sendable, Equatable, FetchableRecord, 
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+/// The screen a user's gaze is reported on, and the calibration applied to the network's output.
+public struct Display: Sendable {
+    public var user: User
+    public var screen: Screen
+    public var calibration: StoredCalibration?
+
+    public init(user: User, screen: Screen, calibration: StoredCalibration?) {
+        (self.user, self.screen, self.calibration) = (user, screen, calibration)
+    }
+}

@@ -7,17 +7,6 @@ import FovealTracking
 import ServiceLifecycle
 import Synchronization
 
-/// The screen gaze is reported on, and the calibration applied to the network's output.
-public struct Display: Sendable {
-    public var user: User
-    public var screen: Screen
-    public var calibration: StoredCalibration?
-
-    public init(user: User, screen: Screen, calibration: StoredCalibration?) {
-        (self.user, self.screen, self.calibration) = (user, screen, calibration)
-    }
-}
-
 /// The service's one camera-to-gaze loop: it owns the frame source and the model, runs the
 /// `Tracker` on a thread of its own, and publishes every processed frame twice: as the JSON line
 /// stream clients receive (`reports`) and as the `TrackPoint` a calibration run collects (`frames`).

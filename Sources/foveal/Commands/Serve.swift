@@ -102,11 +102,10 @@ extension Foveal {
 
         func loadDisplay(_ store: CalibrationDatabase) throws -> Display? {
             guard let user else { return nil }
-            let person = try store.user(user)
-            guard let chosen = try screen.map({ try store.screen($0) }) ?? store.lastCalibratedScreen(userId: person.id!) else {
+            guard let display = try store.display(user: user, screen: screen) else {
                 throw CommandFailure("user '\(user)' has no calibration yet: name a screen with --screen")
             }
-            return Display(user: person, screen: chosen, calibration: try store.activeCalibration(userId: person.id!, screenId: chosen.id!))
+            return display
         }
     }
 }

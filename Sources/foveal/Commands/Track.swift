@@ -37,12 +37,6 @@ extension Foveal {
         @Option(help: "The screen (default: the screen of the user's latest calibration).") var screen: String?
         @OptionGroup var database: DatabaseOptions
 
-        /// The user's screen and calibration, when --user is given.
-        struct Display {
-            let screen: FovealCalibration.Screen
-            let calibration: Calibration?
-        }
-
         func validate() throws {
             if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
             if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
@@ -57,7 +51,7 @@ extension Foveal {
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 let display = try loadDisplay()
                 if let display {
-                    printError("user \(user!) on screen '\(display.screen.name)': " + (display.calibration.map { "\($0.method.rawValue) calibration" } ?? "no calibration yet, uncorrected"))
+                    printError("user \(user!) on screen '\(display.screen.name)': " + (display.calibration.map { "\($0.method) calibration" } ?? "no calibration yet, uncorrected"))
                 }
                 signal(SIGINT) { _ in Tracker.stopRequested = true }
                 signal(SIGTERM) { _ in Tracker.stopRequested = true }
@@ -68,7 +62,7 @@ extension Foveal {
                 var reconnects = 0
                 while true {
                     let tracker = Tracker(model: model, source: opened, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil)
-                    if let c = display?.calibration { tracker.correction = { c.apply($0, features: $1) } }
+                    if let c = display?.calibration?.calibration { tracker.correction = { c.apply($0, features: $1) } }
                     do {
                         let s = try tracker.run(count: count.map { $0 - total.frames }, duration: duration.map { $0 - total.seconds }) { emit(line($0, display)) }
                         merge(s, into: &total)
@@ -116,12 +110,10 @@ extension Foveal {
 
         func loadDisplay() throws -> Display? {
             guard let user else { return nil }
-            let store = try database.open()
-            let person = try store.user(user)
-            guard let chosen = try screen.map({ try store.screen($0) }) ?? store.lastCalibratedScreen(userId: person.id!) else {
+            guard let display = try database.open().display(user: user, screen: screen) else {
                 throw CommandFailure("user '\(user)' has no calibration yet: name a screen with --screen or run `foveal calibrate`")
             }
-            return Display(screen: chosen, calibration: try store.activeCalibration(userId: person.id!, screenId: chosen.id!)?.calibration)
+            return display
         }
 
         func line(_ p: TrackPoint, _ display: Display?) -> String {
