@@ -92,10 +92,10 @@ extension Foveal {
         /// Opens the source afresh each time the pipeline asks (a camera reconnecting, a replay looping).
         func sourceOpener() -> () throws -> FrameSource {
             let (camera, source, size, pixelFormat, loop) = (camera, source, size, pixelFormat, loop)
-            // A replay plays like a camera at 30 fps unless told otherwise; 0 means unpaced.
-            let rate = camera == nil ? (fps ?? 30) : fps
-            let paced = rate.flatMap { $0 > 0 ? $0 : nil }
-            let open = { try openFrameSource(camera: camera, source: source, size: size, fps: camera == nil ? paced : rate, pixelFormat: pixelFormat, allFrames: false) }
+            // A replay plays like a camera at 30 fps unless told otherwise; 0 means unpaced (and,
+            // for a camera, its own rate).
+            let rate = (fps ?? (camera == nil ? 30 : nil)).flatMap { $0 > 0 ? $0 : nil }
+            let open = { try openFrameSource(camera: camera, source: source, size: size, fps: rate, pixelFormat: pixelFormat, allFrames: false) }
             guard loop else { return open }
             return { try LoopingSource(open) }
         }
