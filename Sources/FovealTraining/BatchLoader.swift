@@ -5,14 +5,16 @@ import FovealTensor
 import GazeCapture
 
 /// Shuffled training batches from a GazeCapture-layout dataset. A background thread decodes the
-/// JPEGs, applies brightness/contrast jitter and normalises, staying up to `prefetch` batches
-/// ahead, so the cores spend their time on the network.
+/// JPEGs, applies brightness/contrast jitter and mirroring and normalises, staying up to
+/// `prefetch` batches ahead, so the cores spend their time on the network.
 public final class BatchLoader: @unchecked Sendable {
     /// One batch: normalised frames of one size, their gaze labels, and their metadata.
     public struct Batch: @unchecked Sendable {
         public let images: PixelBatch
         public let targets: Tensor   // (N, 2) camera-space cm
         public let frames: [GazeCaptureFrame]
+        /// Which images were mirrored (their target's x is negated; `frames` are as stored).
+        public let mirrored: [Bool]
     }
 
     public let frames: [GazeCaptureFrame]
@@ -53,14 +55,18 @@ public final class BatchLoader: @unchecked Sendable {
         return batches
     }
 
-    /// Streams the epoch's batches, produced on a background thread.
-    public func batches(epoch: Int, augment: Bool) -> AnyIterator<Batch> {
+    /// Streams the epoch's batches, produced on a background thread. With `augment`, frames are
+    /// jittered; with `mirror`, half of them are mirrored left-right and their label's x negated.
+    /// Camera space has its origin at the camera, which projects to the frame's centre column, and
+    /// x across the frame, so a mirrored frame is exactly the mirrored scene looking at the mirrored
+    /// target: a new subject for free (kappa, mirrored between the eyes, stays plausible).
+    public func batches(epoch: Int, augment: Bool, mirror: Bool = false) -> AnyIterator<Batch> {
         let plan = plan(epoch: epoch)
         let queue = BoundedQueue<Batch?>(capacity: prefetch)
         let thread = Thread { [self] in
             var rng = SplitMix64(seed: seed ^ 0x5eed ^ UInt64(epoch))
             for indices in plan {
-                if let batch = load(indices, augment: augment, rng: &rng) { queue.push(batch) }
+                if let batch = load(indices, augment: augment, mirror: mirror, rng: &rng) { queue.push(batch) }
             }
             queue.push(nil)
         }
@@ -69,8 +75,8 @@ public final class BatchLoader: @unchecked Sendable {
         return AnyIterator { queue.pop() ?? nil }
     }
 
-    /// Decodes, jitters and normalises one batch; frames that fail are dropped (and listed).
-    public func load(_ indices: [Int], augment: Bool, rng: inout SplitMix64) -> Batch? {
+    /// Decodes, jitters, mirrors and normalises one batch; frames that fail are dropped (and listed).
+    public func load(_ indices: [Int], augment: Bool, mirror: Bool = false, rng: inout SplitMix64) -> Batch? {
         var images: [RGBImage] = [], chosen: [GazeCaptureFrame] = []
         for i in indices {
             do {
@@ -85,26 +91,40 @@ public final class BatchLoader: @unchecked Sendable {
         let keep = images.indices.filter { images[$0].width == w && images[$0].height == h }
         var bytes = [UInt8](repeating: 0, count: keep.count * h * w * 3)
         var table = [UInt8](repeating: 0, count: 256)
+        var mirrored = [Bool](repeating: false, count: keep.count)
         bytes.withUnsafeMutableBufferPointer { dst in
             for (b, k) in keep.enumerated() {
                 let out = dst.baseAddress! + b * h * w * 3
-                guard augment else {
+                mirrored[b] = mirror && rng.uniform(0, 1) < 0.5
+                guard augment || mirrored[b] else {
                     images[k].pixels.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
                     continue
                 }
                 // Brightness and contrast jitter as one lookup table over the bytes.
-                let c = rng.uniform(1 - contrast, 1 + contrast), shift = rng.uniform(-brightness, brightness)
+                let (c, shift) = augment ? (rng.uniform(1 - contrast, 1 + contrast), rng.uniform(-brightness, brightness)) : (1, 0)
                 for v in 0..<256 { table[v] = UInt8(min(255, max(0, ((Float(v) - 128) * c + 128 + shift).rounded()))) }
                 images[k].pixels.withUnsafeBufferPointer { px in
-                    for i in 0..<px.count { out[i] = table[Int(px[i])] }
+                    if mirrored[b] {
+                        for y in 0..<h {
+                            let row = y * w * 3
+                            for x in 0..<w {
+                                let from = row + (w - 1 - x) * 3, to = row + x * 3
+                                (out[to], out[to + 1], out[to + 2]) = (table[Int(px[from])], table[Int(px[from + 1])], table[Int(px[from + 2])])
+                            }
+                        }
+                    } else {
+                        for i in 0..<px.count { out[i] = table[Int(px[i])] }
+                    }
                 }
             }
         }
         let batch = PixelBatch(count: keep.count, height: h, width: w, bytes: bytes,
                                scale: ImageNormalization.byteScale, offset: ImageNormalization.byteOffset)
         let picked = keep.map { chosen[$0] }
-        let targets = Tensor(shape: [picked.count, 2], values: picked.flatMap { [Float($0.gaze.xCm), Float($0.gaze.yCm)] })
-        return Batch(images: batch, targets: targets, frames: picked)
+        let targets = Tensor(shape: [picked.count, 2], values: zip(picked, mirrored).flatMap { frame, flip in
+            [Float(flip ? -frame.gaze.xCm : frame.gaze.xCm), Float(frame.gaze.yCm)]
+        })
+        return Batch(images: batch, targets: targets, frames: picked, mirrored: mirrored)
     }
 }
 

@@ -23,6 +23,8 @@ public final class Trainer {
         /// to a random side in [task/4, task] and resized back.
         public var blurEpochs = 0
         public var augment = true
+        /// Left-right mirroring (with the label's x negated) as part of the augmentation.
+        public var mirror = true
         public var seed: UInt64 = 1
         /// Saliency pretraining on the eye boxes before training (steps; 0 = none).
         public var pretrainSaliencySteps = 0
@@ -111,6 +113,7 @@ public final class Trainer {
         for p in train.problems { log("skipped \(p)") }
         let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
         if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
+
         let batchesPerEpoch = loader.plan(epoch: 0).count
         let totalSteps = batchesPerEpoch * options.epochs
         log("training on \(train.frames.count) frames, \(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")
@@ -128,7 +131,7 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var rate: Float = 0
-            for batch in loader.batches(epoch: epoch, augment: options.augment) {
+            for batch in loader.batches(epoch: epoch, augment: options.augment, mirror: options.mirror) {
                 if Self.interruptRequested {
                     try saveLast(epoch: epoch)
                     log("interrupted: saved \(lastPath) (resumes at epoch \(epoch + 1) with --resume)")

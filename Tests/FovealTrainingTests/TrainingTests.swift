@@ -130,6 +130,29 @@ import Testing
         #expect(numbers.count >= 5 && numbers[2] < numbers[1] && numbers[4] > numbers[3], "\(summary)")
     }
 
+    @Test func mirroringReversesRowsAndNegatesTheLabelsX() throws {
+        let frames = BatchLoader.frames(of: try GazeCaptureDataset(root: Self.dataset), FrameSelection(split: nil, validOnly: true)).frames
+        let loader = BatchLoader(frames: frames, batchSize: 8, seed: 1)
+        let indices = Array(frames.indices.filter { !frames[$0].orientation.isLandscape }.prefix(16))
+        var a = SplitMix64(seed: 5), b = SplitMix64(seed: 5)
+        let plain = try #require(loader.load(indices, augment: false, rng: &a))
+        let mixed = try #require(loader.load(indices, augment: false, mirror: true, rng: &b))
+        #expect(plain.mirrored.allSatisfy { !$0 })
+        #expect(mixed.mirrored.contains(true) && mixed.mirrored.contains(false))
+        let (h, w) = (plain.images.height, plain.images.width)
+        for i in 0..<indices.count {
+            let (x, y) = (plain.targets[flat: 2 * i], plain.targets[flat: 2 * i + 1])
+            #expect(mixed.targets[flat: 2 * i] == (mixed.mirrored[i] ? -x : x) && mixed.targets[flat: 2 * i + 1] == y)
+            // Pixel (row, col) of a mirrored image is pixel (row, w - 1 - col) of the original.
+            for (row, col) in [(0, 0), (h / 2, 7), (h - 1, w / 3)] {
+                let source = mixed.mirrored[i] ? w - 1 - col : col
+                for c in 0..<3 {
+                    #expect(mixed.images.bytes[((i * h + row) * w + col) * 3 + c] == plain.images.bytes[((i * h + row) * w + source) * 3 + c])
+                }
+            }
+        }
+    }
+
     @Test func eyeTargetIsADistributionPeakingAtTheEyes() throws {
         let dataset = try GazeCaptureDataset(root: Self.dataset)
         let frame = try #require(try dataset.recording("00000").frames.first { $0.isValid })

@@ -41,6 +41,7 @@ extension Foveal {
         @Option(help: "Use at most N training frames.") var limit: Int?
         @Option(help: "Validate on at most N frames per epoch.") var validationLimit: Int?
         @Flag(help: "Turn off brightness/contrast jitter.") var noAugment = false
+        @Flag(help: "Turn off left-right mirroring (half the frames, with the label's x negated).") var noMirror = false
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
@@ -77,6 +78,7 @@ extension Foveal {
                 options.trainLimit = limit
                 options.validationLimit = validationLimit
                 options.augment = !noAugment
+                options.mirror = !noMirror
                 let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
                 if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
                 signal(SIGINT) { _ in Trainer.interruptRequested = true }
