@@ -76,46 +76,69 @@ public enum CalibrationFitter {
         }.sorted { ($0.targetIndex, $0.prediction.xCm) < ($1.targetIndex, $1.prediction.xCm) }
     }
 
-    /// Both methods, each with its leave-one-target-out error; the better one first.
+    /// Every method, each with its leave-one-target-out error; the one to use first.
+    ///
+    /// The lowest error wins, except that the ridge must beat the best camera-space correction by
+    /// one standard error (over targets). With a dozen targets its error is optimistic: it has a
+    /// weight per feature, its penalty is tuned on the same targets, and neighbouring targets share
+    /// the head pose its features see. Measured with the shipped model on a 400-recording synthetic
+    /// test split (`eval --calibrate 13`): plain lowest error picks the ridge in 15 of 58
+    /// recordings and gains 13% on iPhones; with the rule it picks it in 2 and gains 18%.
     public static func fitAll(_ samples: [CalibrationSample]) -> [Calibration] {
         let clean = withoutOutliers(samples)
         let uncalibrated = mean(clean.map { $0.prediction.distance(to: $0.target) })
-        var fits: [Calibration] = []
-        if var c = fitOffset(clean) {
-            c.leaveOneOutErrorCm = leaveOneTargetOut(clean) { fitOffset($0) }
+        // (fit, standard error of its leave-one-target-out error).
+        var scored: [(Calibration, Double)] = []
+        func add(_ fit: Calibration?, _ score: HeldOutError) {
+            guard var c = fit, score.meanCm.isFinite else { return }
+            c.leaveOneOutErrorCm = score.meanCm
             c.uncalibratedErrorCm = uncalibrated
-            fits.append(c)
+            scored.append((c, score.standardErrorCm))
         }
-        let affineScores = affinePenalties.map { l in (l, leaveOneTargetOut(clean) { fitAffine($0, lambda: l) }) }
-        if let (lambda, error) = affineScores.min(by: { $0.1 < $1.1 }), error.isFinite, var c = fitAffine(clean, lambda: lambda) {
-            c.leaveOneOutErrorCm = error
-            c.uncalibratedErrorCm = uncalibrated
-            fits.append(c)
+        add(fitOffset(clean), leaveOneTargetOut(clean) { fitOffset($0) })
+        // The penalties are themselves chosen by leave-one-target-out error.
+        if let (lambda, score) = affinePenalties.map({ l in (l, leaveOneTargetOut(clean) { fitAffine($0, lambda: l) }) })
+            .min(by: { $0.1.meanCm < $1.1.meanCm }) {
+            add(fitAffine(clean, lambda: lambda), score)
         }
-        if !clean.isEmpty, !clean[0].features.isEmpty {
-            // The penalty is itself chosen by leave-one-target-out error.
-            let scored = ridgePenalties.map { l in (l, leaveOneTargetOut(clean) { fitRidge($0, lambda: l) }) }
-            if let (lambda, error) = scored.min(by: { $0.1 < $1.1 }), error.isFinite, var c = fitRidge(clean, lambda: lambda) {
-                c.leaveOneOutErrorCm = error
-                c.uncalibratedErrorCm = uncalibrated
-                fits.append(c)
-            }
+        if !clean.isEmpty, !clean[0].features.isEmpty,
+           let (lambda, score) = ridgePenalties.map({ l in (l, leaveOneTargetOut(clean) { fitRidge($0, lambda: l) }) })
+            .min(by: { $0.1.meanCm < $1.1.meanCm }) {
+            add(fitRidge(clean, lambda: lambda), score)
         }
-        return fits.sorted { $0.leaveOneOutErrorCm < $1.leaveOneOutErrorCm }
+        let byError = scored.indices.sorted { scored[$0].0.leaveOneOutErrorCm < scored[$1].0.leaveOneOutErrorCm }
+        guard let best = byError.first else { return [] }
+        var chosen = best
+        if scored[best].0.method == .ridge, let linear = byError.first(where: { scored[$0].0.method != .ridge }),
+           scored[best].0.leaveOneOutErrorCm + scored[best].1 >= scored[linear].0.leaveOneOutErrorCm {
+            chosen = linear
+        }
+        let rest = scored.indices.filter { $0 != chosen }.map { scored[$0].0 }.sorted { $0.leaveOneOutErrorCm < $1.leaveOneOutErrorCm }
+        return [scored[chosen].0] + rest
     }
 
-    /// Mean error on each target's samples of a fit made without that target.
-    public static func leaveOneTargetOut(_ samples: [CalibrationSample], _ fit: ([CalibrationSample]) -> Calibration?) -> Double {
+    /// A method's error on held-out targets: the mean over their samples, and the standard error
+    /// of that mean estimated from the spread of the per-target means.
+    public struct HeldOutError: Sendable {
+        public var meanCm: Double
+        public var standardErrorCm: Double
+        static let unavailable = HeldOutError(meanCm: .infinity, standardErrorCm: .infinity)
+    }
+
+    /// Each target's samples scored by a fit made without that target.
+    public static func leaveOneTargetOut(_ samples: [CalibrationSample], _ fit: ([CalibrationSample]) -> Calibration?) -> HeldOutError {
         let targets = Set(samples.map(\.targetIndex))
-        guard targets.count >= 2 else { return .infinity }
-        var errors: [Double] = []
+        guard targets.count >= 2 else { return .unavailable }
+        var errors: [Double] = [], perTarget: [Double] = []
         for t in targets {
-            guard let c = fit(samples.filter { $0.targetIndex != t }) else { return .infinity }
-            for s in samples where s.targetIndex == t {
-                errors.append(c.apply(s.prediction, features: s.features).distance(to: s.target))
-            }
+            guard let c = fit(samples.filter { $0.targetIndex != t }) else { return .unavailable }
+            let e = samples.filter { $0.targetIndex == t }.map { c.apply($0.prediction, features: $0.features).distance(to: $0.target) }
+            errors += e
+            perTarget.append(mean(e))
         }
-        return mean(errors)
+        let m = mean(perTarget)
+        let variance = perTarget.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(perTarget.count - 1)
+        return HeldOutError(meanCm: mean(errors), standardErrorCm: (variance / Double(perTarget.count)).squareRoot())
     }
 
     /// The mean residual.

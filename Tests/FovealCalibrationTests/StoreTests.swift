@@ -25,6 +25,53 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         #expect(fits.first!.leaveOneOutErrorCm <= fits.last!.leaveOneOutErrorCm)
     }
 
+    /// A repeatable number in [-1, 1] for each integer.
+    func noise(_ i: Int) -> Double {
+        let x = sin(Double(i) * 12.9898 + 78.233) * 43758.5453
+        return (x - x.rounded(.down)) * 2 - 1
+    }
+
+    /// 13 targets of 3 frames each; `residual(target, feature0)` is what the network got wrong, and
+    /// the features are per-target noise (feature 0 is what `residual` may depend on).
+    func session(seed: Int, features d: Int, residual: (Int, Double) -> (Double, Double)) -> [CalibrationSample] {
+        var samples: [CalibrationSample] = []
+        for t in 0..<13 {
+            let (x, y) = (Double(t % 4) * 3 - 4.5, -2 - Double(t / 4) * 3)
+            let features = (0..<d).map { Float(noise(seed * 1000 + t * d + $0)) }
+            let (dx, dy) = residual(t, Double(features[0]))
+            for k in 0..<3 {
+                let jitter = 0.2 * noise(seed * 7919 + t * 3 + k)
+                samples.append(CalibrationSample(targetIndex: t, target: CameraSpacePoint(xCm: x, yCm: y),
+                                                 prediction: CameraSpacePoint(xCm: x + dx + jitter, yCm: y + dy - jitter),
+                                                 features: features.map { $0 + Float(0.01 * jitter) }))
+            }
+        }
+        return samples
+    }
+
+    /// An offset plus per-target error the features know nothing about: the ridge's error is
+    /// optimistic, and it should rarely be chosen for luck.
+    @Test func theRidgeIsRarelyChosenForNoise() {
+        var chosen = 0, lowest = 0
+        for seed in 1...12 {
+            let fits = CalibrationFitter.fitAll(session(seed: seed, features: 32) { t, _ in
+                (1 + 0.8 * self.noise(t + 100 * seed), -0.5 + 0.8 * self.noise(t * 3 + 100 * seed))
+            })
+            #expect(fits.contains { $0.method == .ridge } && fits.contains { $0.method == .affine })
+            if fits.first?.method == .ridge { chosen += 1 }
+            if fits.min(by: { $0.leaveOneOutErrorCm < $1.leaveOneOutErrorCm })?.method == .ridge { lowest += 1 }
+        }
+        #expect(chosen <= 2 && chosen < lowest, "ridge chosen \(chosen) times, lowest error \(lowest) times")
+    }
+
+    /// An error that follows a feature (no camera-space map can see it) is the ridge's to fix.
+    @Test func theRidgeIsChosenWhenTheFeaturesExplainTheError() throws {
+        let fits = CalibrationFitter.fitAll(session(seed: 3, features: 4) { _, f in (3 * f, -2 * f) })
+        let first = try #require(fits.first)
+        #expect(first.method == .ridge)
+        #expect(first.leaveOneOutErrorCm < 0.5 * first.uncalibratedErrorCm)
+    }
+
     @Test func outliersAreDropped() {
         var samples = (0..<5).map { sample(0, 1, 1, 1 + Double($0) * 0.01, 1) }
         samples.append(sample(0, 1, 1, 9, 9))
