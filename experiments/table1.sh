@@ -3,7 +3,8 @@
 # AlexNet and AlexNet + saliency sampler (frozen and end-to-end saliency) with the same compact
 # task input, budget and seed, and evaluates each on the test split, with the constant baselines.
 # Usage: experiments/table1.sh [WORK_DIR]   (about an hour on 2 cores with 200 recordings)
-# Environment: RECORDINGS (default 200), VARIANTS (default "an ss-frozen ss-e2e"), FOVEAL (binary).
+# Environment: RECORDINGS (default 200), VARIANTS (default "an ss-frozen ss-e2e"), FOVEAL (binary),
+# MIRROR=1 (every model trains with left-right mirroring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-experiments/work}
@@ -13,7 +14,7 @@ foveal=${FOVEAL:-.build/release/foveal}
 [ -x "$foveal" ] || swift build -c release
 mkdir -p "$work"
 [ -d "$work/gc" ] || $foveal synth --out "$work/gc" --recordings "$recordings" --seed 7
-common=(--dataset "$work/gc" --config compact --epochs 8 --batch 64 --lr 1e-3 --seed 1 --validation-limit 1000)
+common=(--dataset "$work/gc" --config compact --epochs 8 --batch 64 --lr 1e-3 --seed 1 --validation-limit 1000 ${MIRROR:+--mirror})
 run() { local name=$1; shift; [ -f "$work/$name/best.safetensors" ] || $foveal train "${common[@]}" --out "$work/$name" "$@"; }
 for name in $variants; do
   case $name in

@@ -23,8 +23,8 @@ public final class Trainer {
         /// to a random side in [task/4, task] and resized back.
         public var blurEpochs = 0
         public var augment = true
-        /// Left-right mirroring (with the label's x negated) as part of the augmentation.
-        public var mirror = true
+        /// Left-right mirroring of half the frames (with the label's x negated).
+        public var mirror = false
         public var seed: UInt64 = 1
         /// Saliency pretraining on the eye boxes before training (steps; 0 = none).
         public var pretrainSaliencySteps = 0

@@ -41,13 +41,15 @@ extension Foveal {
         @Option(help: "Use at most N training frames.") var limit: Int?
         @Option(help: "Validate on at most N frames per epoch.") var validationLimit: Int?
         @Flag(help: "Turn off brightness/contrast jitter.") var noAugment = false
-        @Flag(help: "Turn off left-right mirroring (half the frames, with the label's x negated).") var noMirror = false
+        @Flag(help: "Mirror half the frames left-right (and negate their label's x).") var mirror = false
+        @Option(help: "Dropout probability of AlexNet's two dropout layers (torchvision: 0.5).") var dropout: Float = 0.5
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
         func validate() throws {
             if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be positive") }
             if !(lr > 0) { throw ValidationError("--lr must be positive") }
+            if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
             if let saliencyLr, saliencyLr < 0 { throw ValidationError("--saliency-lr must be 0 or more") }
             if Optimizer.Kind(rawValue: optimizer) == nil { throw ValidationError("--optimizer must be adam or sgd") }
             if Trainer.ScheduleKind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant") }
@@ -78,7 +80,8 @@ extension Foveal {
                 options.trainLimit = limit
                 options.validationLimit = validationLimit
                 options.augment = !noAugment
-                options.mirror = !noMirror
+                options.mirror = mirror
+                options.dropout = dropout
                 let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
                 if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
                 signal(SIGINT) { _ in Trainer.interruptRequested = true }
