@@ -19,7 +19,8 @@ extension Foveal {
                 --on-target 'notify-send "look at $FOVEAL_TARGET_X_PX,$FOVEAL_TARGET_Y_PX"'), waits the \
                 settle time, collects frames for the dwell time, then fits an affine correction and a \
                 ridge regression from the network's features, compares them by leave-one-target-out \
-                error, stores both and activates the better. With --source it replays a recording and \
+                error, stores both and activates the better (the ridge only when it wins by one standard \
+                error). With --source it replays a recording and \
                 uses its dots as the targets.
                 """)
 
