@@ -235,7 +235,6 @@ public final class CalibrationDatabase: Sendable {
         try read { try StoredCalibration.filter(Column("userId") == userId && Column("screenId") == screenId && Column("active") == true).fetchOne($0) }
     }
 
-    /// The screen of the user's most recent active calibration.
     /// Where `user` looks and how to correct it: `screen` if named, else the screen of their
     /// latest calibration, with its active calibration; nil when the user has calibrated nowhere yet.
     public func display(user name: String, screen screenName: String?) throws -> Display? {
@@ -245,6 +244,7 @@ public final class CalibrationDatabase: Sendable {
         return Display(user: person, screen: chosen, calibration: try activeCalibration(userId: id, screenId: screenId))
     }
 
+    /// The screen of the user's most recent active calibration.
     public func lastCalibratedScreen(userId: Int64) throws -> Screen? {
         try read { db in
             guard let c = try StoredCalibration.filter(Column("userId") == userId && Column("active") == true)

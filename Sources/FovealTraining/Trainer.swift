@@ -113,7 +113,6 @@ public final class Trainer {
         for p in train.problems { log("skipped \(p)") }
         let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
         if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
-
         let batchesPerEpoch = loader.plan(epoch: 0).count
         let totalSteps = batchesPerEpoch * options.epochs
         log("training on \(train.frames.count) frames, \(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")

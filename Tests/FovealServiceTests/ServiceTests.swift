@@ -144,7 +144,9 @@ import Testing
     @Test func calibrationThroughTheAPIIsStoredForTheCLI() async throws {
         let db = freshStore()
         let device = try #require(SampleRecording.info["DeviceName"] as? String)
-        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "0", "--db", db])
+        // Paced slowly enough that no frame is dropped even on a busy machine, and that the run
+        // is still going when the second request arrives (unpaced, it can finish first).
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "5", "--db", db])
         _ = try await server.request("POST", "/v1/users", body: #"{"name": "ana"}"#)
         let screen = try await server.request("POST", "/v1/screens", body: #"{"name": "phone", "preset": "\#(device)", "orientation": \#(SampleRecording.orientation)}"#)
         #expect(screen.status == 201, "\(screen.json)")
