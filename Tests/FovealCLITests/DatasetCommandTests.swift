@@ -22,6 +22,30 @@ import Testing
         for file in made.brokenFiles { #expect(run.stderr.contains(file), "\(file)") }
     }
 
+    @Test func predictionsFileHasALinePerEvaluatedFrame() throws {
+        let weights = try constantPredictorWeights(xCm: 1, yCm: -2)
+        let file = Fixtures.temporaryDirectory() + "/predictions.jsonl"
+        let run = try Run(["eval", "--dataset", made.root, "--weights", weights, "--predictions", file, "--with-features"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == made.evaluatedTestFrames.count)
+        var targets: [[Double]] = []
+        for line in lines {
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let predicted = try #require(row["predicted_cm"] as? [Double])
+            #expect(abs(predicted[0] - 1) < 1e-3 && abs(predicted[1] + 2) < 1e-3)
+            #expect((row["features"] as? [Double])?.count == 32)  // the fixture's hidden width
+            #expect(row["split"] as? String == "test")
+            targets.append(try #require(row["target_cm"] as? [Double]))
+        }
+        let expected = made.evaluatedTestFrames.map { [$0.xCam, $0.yCam] }
+        let pairs = zip(targets.sorted { $0.lexicographicallyPrecedes($1) }, expected.sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(pairs.allSatisfy { abs($0[0] - $1[0]) < 1e-9 && abs($0[1] - $1[1]) < 1e-9 })
+
+        let nowhere = try Run(["eval", "--dataset", made.root, "--weights", weights, "--predictions", "/nonexistent/dir/p.jsonl"])
+        #expect(nowhere.status == 1 && nowhere.stderr.contains("/nonexistent/dir/p.jsonl: cannot create"))
+    }
+
     @Test func humanReportHasAFamilyTable() throws {
         let run = try Run(["eval", "--dataset", made.root, "--weights", try constantPredictorWeights(xCm: 0, yCm: -3)])
         #expect(run.status == 0)

@@ -3,6 +3,7 @@ import Foundation
 import FovealModel
 import FovealTensor
 import FovealCalibration
+import FovealGeometry
 import GazeCapture
 
 extension Foveal {
@@ -45,7 +46,15 @@ extension Foveal {
         @Option(help: "Per recording, calibrate on the frames of the first K dots and report errors on the other dots (iTracker's protocol).")
         var calibrate: Int?
 
+        @Option(help: "Also write each frame's prediction as a JSON line to FILE: recording, frame, split, family, orientation, dot, target and prediction (cm); add --with-features for AlexNet's penultimate features.")
+        var predictions: String?
+
+        @Flag(help: "With --predictions: include the penultimate features of each frame.")
+        var withFeatures = false
+
         func validate() throws {
+            if withFeatures && predictions == nil { throw ValidationError("--with-features needs --predictions FILE") }
+            if predictions != nil && calibrate != nil { throw ValidationError("--predictions writes uncalibrated predictions: leave out --calibrate") }
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if batch < 1 { throw ValidationError("--batch must be positive") }
             if weights != nil && baseline != nil { throw ValidationError("give --weights or --baseline, not both") }
@@ -74,12 +83,16 @@ extension Foveal {
                     evaluator = Evaluator(predictor: baseline == "family-mean" ? .constantPerFamily(means) : .constant(means["all"]!))
                 }
                 evaluator.batchSize = batch
+                let perFrame = try predictions.map { try PredictionWriter(path: $0) }
                 let bar = ProgressBar(label: "eval")
-                let report = try evaluator.run(data, selection, progress: { p in
+                let report = try evaluator.run(data, selection, features: withFeatures, onFrame: { frame, predicted, features in
+                    perFrame?.write(frame, predicted, features)
+                }, progress: { p in
                     bar.update(done: p.framesSeen, total: max(p.framesTotal, p.framesSeen),
                                extra: "(\(p.framesEvaluated) evaluated)")
                 })
                 bar.finish()
+                try perFrame?.close()
                 for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
                 if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
                 if json {
@@ -121,5 +134,40 @@ extension Foveal {
             }
             emit("method chosen by leave-one-target-out error: " + report.methodsChosen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+    }
+}
+
+/// `eval --predictions`: one JSON object per frame, for analyses of the model's errors outside Foveal.
+private final class PredictionWriter {
+    let path: String
+    let handle: FileHandle
+    var buffer = ""
+    var failure: Error?
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw CommandFailure("\(path): cannot create the predictions file")
+        }
+        (self.path, self.handle) = (path, handle)
+    }
+
+    func write(_ frame: GazeCaptureFrame, _ predicted: CameraSpacePoint, _ features: [Float]?) {
+        buffer += "{\"recording\":\"\(frame.recordingID)\",\"frame\":\(frame.index),\"split\":\"\(frame.split)\","
+            + "\"family\":\"\(frame.family)\",\"orientation\":\(frame.orientation.rawValue),\"dot\":\(frame.dot.number),"
+            + "\"target_cm\":[\(frame.gaze.xCm),\(frame.gaze.yCm)],\"predicted_cm\":[\(predicted.xCm),\(predicted.yCm)]"
+            + (features.map { ",\"features\":[" + $0.map { "\($0)" }.joined(separator: ",") + "]" } ?? "") + "}\n"
+        if buffer.utf8.count > 1 << 20 { flush() }
+    }
+
+    func flush() {
+        guard failure == nil else { return }
+        do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { failure = error }
+        buffer = ""
+    }
+
+    func close() throws {
+        flush()
+        try? handle.close()
+        if let failure { throw CommandFailure("\(path): cannot write the predictions: \(failure.localizedDescription)") }
     }
 }
