@@ -4,7 +4,8 @@
 # task input, budget and seed, and evaluates each on the test split, with the constant baselines.
 # Usage: experiments/table1.sh [WORK_DIR]   (about an hour on 2 cores with 200 recordings)
 # Environment: RECORDINGS (default 200), VARIANTS (default "an ss-frozen ss-e2e"), FOVEAL (binary),
-# MIRROR=1 (every model trains with left-right mirroring).
+# MIRROR=1 (every model trains with left-right mirroring), CONFIG (default compact; e.g.
+# experiments/compact160.json), EPOCHS (default 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-experiments/work}
@@ -14,7 +15,7 @@ foveal=${FOVEAL:-.build/release/foveal}
 [ -x "$foveal" ] || swift build -c release
 mkdir -p "$work"
 [ -d "$work/gc" ] || $foveal synth --out "$work/gc" --recordings "$recordings" --seed 7
-common=(--dataset "$work/gc" --config compact --epochs 8 --batch 64 --lr 1e-3 --seed 1 --validation-limit 1000 ${MIRROR:+--mirror})
+common=(--dataset "$work/gc" --config "${CONFIG:-compact}" --epochs "${EPOCHS:-8}" --batch 64 --lr 1e-3 --seed 1 --validation-limit 1000 ${MIRROR:+--mirror})
 run() { local name=$1; shift; [ -f "$work/$name/best.safetensors" ] || $foveal train "${common[@]}" --out "$work/$name" "$@"; }
 for name in $variants; do
   case $name in
