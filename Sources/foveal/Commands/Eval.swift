@@ -141,7 +141,7 @@ extension Foveal {
 private final class PredictionWriter {
     let path: String
     let handle: FileHandle
-    var buffer = ""
+    var buffer = Data()
     var failure: Error?
 
     init(path: String) throws {
@@ -151,18 +151,37 @@ private final class PredictionWriter {
         (self.path, self.handle) = (path, handle)
     }
 
+    private struct Row: Encodable {
+        var recording: String, frame: Int, split: String, family: String, orientation: Int, dot: Int
+        var targetCm: [Double], predictedCm: [Double], features: [Float]?
+
+        enum CodingKeys: String, CodingKey {
+            case recording, frame, split, family, orientation, dot, features
+            case targetCm = "target_cm", predictedCm = "predicted_cm"
+        }
+    }
+
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }()
+
     func write(_ frame: GazeCaptureFrame, _ predicted: CameraSpacePoint, _ features: [Float]?) {
-        buffer += "{\"recording\":\"\(frame.recordingID)\",\"frame\":\(frame.index),\"split\":\"\(frame.split)\","
-            + "\"family\":\"\(frame.family)\",\"orientation\":\(frame.orientation.rawValue),\"dot\":\(frame.dot.number),"
-            + "\"target_cm\":[\(frame.gaze.xCm),\(frame.gaze.yCm)],\"predicted_cm\":[\(predicted.xCm),\(predicted.yCm)]"
-            + (features.map { ",\"features\":[" + $0.map { "\($0)" }.joined(separator: ",") + "]" } ?? "") + "}\n"
-        if buffer.utf8.count > 1 << 20 { flush() }
+        let row = Row(recording: frame.recordingID, frame: frame.index, split: frame.split, family: frame.family,
+                      orientation: frame.orientation.rawValue, dot: frame.dot.number,
+                      targetCm: [frame.gaze.xCm, frame.gaze.yCm], predictedCm: [predicted.xCm, predicted.yCm], features: features)
+        guard let line = try? encoder.encode(row) else { return }
+        buffer.append(line)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count > 1 << 20 { flush() }
     }
 
     func flush() {
         guard failure == nil else { return }
-        do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { failure = error }
-        buffer = ""
+        do { try handle.write(contentsOf: buffer) } catch { failure = error }
+        buffer.removeAll(keepingCapacity: true)
     }
 
     func close() throws {
