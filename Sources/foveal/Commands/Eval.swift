@@ -96,10 +96,7 @@ extension Foveal {
                 for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
                 if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                    emit(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
                 } else {
                     emit("dataset \(dataset), split \(report.split), \(report.frameSelection) frames")
                     emit("family     frames   mean cm  median cm   std cm")
@@ -119,10 +116,7 @@ extension Foveal {
             guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
             let report = try CalibratedEvaluation(model: model, dots: dots).run(data, selection)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                emit(String(decoding: try encoder.encode(report), as: UTF8.self))
+                emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
                 return
             }
             emit("dataset \(dataset): calibrated on \(dots) dots per recording, errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
@@ -141,8 +135,9 @@ extension Foveal {
 private final class PredictionWriter {
     let path: String
     let handle: FileHandle
-    var buffer = Data()
-    var failure: Error?
+    private let encoder = reportEncoder([])
+    private var buffer = Data()
+    private var failure: Error?
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
@@ -161,32 +156,36 @@ private final class PredictionWriter {
         }
     }
 
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }()
-
+    /// Buffers the row; the first failure (encoding or writing) stops the writing and is reported by `close`.
     func write(_ frame: GazeCaptureFrame, _ predicted: CameraSpacePoint, _ features: [Float]?) {
+        guard failure == nil else { return }
         let row = Row(recording: frame.recordingID, frame: frame.index, split: frame.split, family: frame.family,
                       orientation: frame.orientation.rawValue, dot: frame.dot.number,
                       targetCm: [frame.gaze.xCm, frame.gaze.yCm], predictedCm: [predicted.xCm, predicted.yCm], features: features)
-        guard let line = try? encoder.encode(row) else { return }
-        buffer.append(line)
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count > 1 << 20 { flush() }
+        do {
+            buffer.append(try encoder.encode(row))
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count > 1 << 20 { try flush() }
+        } catch { failure = error }
     }
 
-    func flush() {
-        guard failure == nil else { return }
-        do { try handle.write(contentsOf: buffer) } catch { failure = error }
-        buffer.removeAll(keepingCapacity: true)
+    private func flush() throws {
+        defer { buffer.removeAll(keepingCapacity: true) }
+        try handle.write(contentsOf: buffer)
     }
 
     func close() throws {
-        flush()
+        if failure == nil { do { try flush() } catch { failure = error } }
         try? handle.close()
         if let failure { throw CommandFailure("\(path): cannot write the predictions: \(failure.localizedDescription)") }
     }
+}
+
+/// JSON for eval's reports and prediction rows: non-finite numbers (an empty family's statistics,
+/// a diverged model) as strings rather than a failed encoding.
+private func reportEncoder(_ formatting: JSONEncoder.OutputFormatting) -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = formatting.union(.withoutEscapingSlashes)
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return encoder
 }
