@@ -144,9 +144,12 @@ import Testing
     @Test func calibrationThroughTheAPIIsStoredForTheCLI() async throws {
         let db = freshStore()
         let device = try #require(SampleRecording.info["DeviceName"] as? String)
-        // Paced slowly enough that no frame is dropped even on a busy machine, and that the run
-        // is still going when the second request arrives (unpaced, it can finish first).
-        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "5", "--db", db])
+        // Every replayed frame must become a sample (3 per dot), so the run is paced at 5 fps with a
+        // small fixture model (~25 ms a frame in a debug build, where the shipped model needs up to
+        // 100 ms): nothing is dropped even on a busy machine. Unpaced, the run could also finish
+        // before the second request arrives.
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "5", "--db", db,
+                                        "--weights", Fixtures.path("model/no_sampler.weights.safetensors")])
         _ = try await server.request("POST", "/v1/users", body: #"{"name": "ana"}"#)
         let screen = try await server.request("POST", "/v1/screens", body: #"{"name": "phone", "preset": "\#(device)", "orientation": \#(SampleRecording.orientation)}"#)
         #expect(screen.status == 201, "\(screen.json)")
