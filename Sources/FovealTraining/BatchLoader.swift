@@ -39,6 +39,11 @@ public final class BatchLoader: @unchecked Sendable {
         return (frames, walk.problems)
     }
 
+    /// With `pairs`, every batch is made of pairs of frames of one recording in adjacent slots
+    /// (for `pairedDifferenceError`; the batch size should be even); each frame still appears
+    /// once per epoch.
+    public var pairs = false
+
     /// The batches of one epoch, in an order fixed by (seed, epoch). Frames of different sizes
     /// (portrait and landscape) go to different batches; the last short batch of a size is kept.
     public func plan(epoch: Int) -> [[Int]] {
@@ -49,10 +54,26 @@ public final class BatchLoader: @unchecked Sendable {
         for key in bySize.keys.sorted() {
             var indices = bySize[key]!
             indices.shuffle(using: &rng)
+            if pairs { indices = pairedOrder(indices, rng: &rng) }
             batches += stride(from: 0, to: indices.count, by: batchSize).map { Array(indices[$0..<min(indices.count, $0 + batchSize)]) }
         }
         batches.shuffle(using: &rng)
         return batches
+    }
+
+    /// `shuffled` reordered so that slots 2k and 2k+1 hold frames of the same recording (a
+    /// recording's odd frame out is paired with nothing and goes last); the pairs in random order.
+    func pairedOrder(_ shuffled: [Int], rng: inout SplitMix64) -> [Int] {
+        var byRecording: [String: [Int]] = [:]
+        for i in shuffled { byRecording[frames[i].recordingID, default: []].append(i) }
+        var units: [[Int]] = [], singles: [Int] = []
+        for key in byRecording.keys.sorted() {
+            let members = byRecording[key]!
+            for k in stride(from: 0, to: members.count - 1, by: 2) { units.append([members[k], members[k + 1]]) }
+            if members.count % 2 == 1 { singles.append(members[members.count - 1]) }
+        }
+        units.shuffle(using: &rng)
+        return units.flatMap { $0 } + singles
     }
 
     /// Streams the epoch's batches, produced on a background thread. With `augment`, frames are

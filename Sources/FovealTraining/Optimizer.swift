@@ -123,6 +123,32 @@ public func meanSquaredError(_ prediction: Tensor, _ target: Tensor) -> (loss: F
     return (Float(loss / Double(n)), gradient)
 }
 
+/// Mean squared error of within-pair differences: over pairs (a, b) of rows and every column,
+/// ((p_a - p_b) - (t_a - t_b))^2, and its gradient. Two frames of one person share what only a
+/// calibration can know (kappa, the face the network misjudges), so this loss leaves the
+/// network nothing to gain but reading what changes between them: the eyes and the head
+/// (the differential gaze estimation of Liu et al., TPAMI 2019). No pairs: zero loss and gradient.
+public func pairedDifferenceError(_ prediction: Tensor, _ target: Tensor, pairs: [(Int, Int)]) -> (loss: Float, gradient: Tensor) {
+    precondition(prediction.shape == target.shape && prediction.shape.count == 2, "paired mse: \(prediction.shape) vs \(target.shape)")
+    var gradient = Tensor(zeros: prediction.shape)
+    guard !pairs.isEmpty else { return (0, gradient) }
+    let columns = prediction.shape[1]
+    let n = Float(pairs.count * columns)
+    var loss: Double = 0
+    gradient.withUnsafeMutableBufferPointer { g in
+        for (a, b) in pairs {
+            for c in 0..<columns {
+                let (i, j) = (a * columns + c, b * columns + c)
+                let d = (prediction[flat: i] - prediction[flat: j]) - (target[flat: i] - target[flat: j])
+                loss += Double(d * d)
+                g[i] += 2 * d / n
+                g[j] -= 2 * d / n
+            }
+        }
+    }
+    return (Float(loss / Double(n)), gradient)
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -25,6 +25,9 @@ public final class Trainer {
         public var augment = true
         /// Left-right mirroring of half the frames (with the label's x negated).
         public var mirror = false
+        /// Weight of the paired-difference loss (`pairedDifferenceError`) added to the mean
+        /// squared error; above 0, batches are built from pairs of frames of one recording.
+        public var pairLossWeight: Float = 0
         public var seed: UInt64 = 1
         /// Saliency pretraining on the eye boxes before training (steps; 0 = none).
         public var pretrainSaliencySteps = 0
@@ -113,6 +116,7 @@ public final class Trainer {
         for p in train.problems { log("skipped \(p)") }
         let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
         if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
+        loader.pairs = options.pairLossWeight > 0
         let batchesPerEpoch = loader.plan(epoch: 0).count
         let totalSteps = batchesPerEpoch * options.epochs
         log("training on \(train.frames.count) frames, \(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")
@@ -147,7 +151,12 @@ public final class Trainer {
                     ? Int(rng.uniform(Float(model.config.taskSize) / 4, Float(model.config.taskSize) + 1)) : nil
                 model.zeroGradients()
                 let (output, cache) = model.trainForward(batch.images, settings, rng: &rng)
-                let (loss, dGaze) = meanSquaredError(output.gazeCm, batch.targets)
+                let (loss, dSquared) = meanSquaredError(output.gazeCm, batch.targets)
+                var dGaze = dSquared
+                if options.pairLossWeight > 0 {
+                    let (_, dPaired) = pairedDifferenceError(output.gazeCm, batch.targets, pairs: Self.pairs(batch.frames))
+                    dGaze = Elementwise.add(dGaze, Elementwise.map(dPaired) { $0 * options.pairLossWeight })
+                }
                 model.backward(dGaze, cache)
                 clipGradients(trainable, maximum: options.clipNorm)
                 optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyNow : rate }
@@ -178,6 +187,16 @@ public final class Trainer {
         }
         if !FileManager.default.fileExists(atPath: bestPath) { try Checkpoint.save(model, to: bestPath) }
         return true
+    }
+
+    /// Adjacent rows of one recording, taken greedily from the front (a frame the loader dropped
+    /// only costs its own pair).
+    public static func pairs(_ frames: [GazeCaptureFrame]) -> [(Int, Int)] {
+        var pairs: [(Int, Int)] = [], i = 0
+        while i + 1 < frames.count {
+            if frames[i].recordingID == frames[i + 1].recordingID { pairs.append((i, i + 1)); i += 2 } else { i += 1 }
+        }
+        return pairs
     }
 
     /// Trains the saliency path alone on eye-box targets (see `SaliencyPretraining`).

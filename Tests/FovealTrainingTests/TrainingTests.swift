@@ -51,6 +51,31 @@ import Testing
         let (loss, g) = meanSquaredError(Tensor(shape: [1, 2], values: [1, 3]), Tensor(shape: [1, 2], values: [0, 1]))
         #expect(loss == 2.5 && g.values == [1, 2])
     }
+
+    @Test func pairedDifferenceErrorIgnoresASharedOffsetAndMatchesFiniteDifferences() {
+        // Rows 0 and 1 are both off by (+3, -1): their difference is right, so they cost nothing.
+        let target = Tensor(shape: [4, 2], values: [0, 0, 2, 1, -1, 4, 5, 5])
+        let shifted = Tensor(shape: [4, 2], values: [3, -1, 5, 0, -1, 4, 5, 5])
+        let (zero, dZero) = pairedDifferenceError(shifted, target, pairs: [(0, 1)])
+        #expect(zero == 0 && dZero.values.allSatisfy { $0 == 0 })
+        // By hand: pair (2, 3) differs by (-6, -1) against (-6, -1) + (1, 2).
+        let prediction = Tensor(shape: [4, 2], values: [3, -1, 5, 0, 0, 6, 5, 5])
+        let (loss, gradient) = pairedDifferenceError(prediction, target, pairs: [(0, 1), (2, 3)])
+        #expect(abs(loss - 5 / 4) < 1e-6)
+        #expect(gradient.values == [0, 0, 0, 0, 0.5, 1, -0.5, -1])
+        let (none, _) = pairedDifferenceError(prediction, target, pairs: [])
+        #expect(none == 0)
+        let p = randomTensor([6, 2], seed: 3), t = randomTensor([6, 2], seed: 4)
+        let pairs = [(0, 1), (2, 3), (5, 4)]
+        let analytic = pairedDifferenceError(p, t, pairs: pairs).gradient
+        for i in 0..<p.count {
+            var plus = p, minus = p
+            plus[flat: i] += 1e-2
+            minus[flat: i] -= 1e-2
+            let numeric = (pairedDifferenceError(plus, t, pairs: pairs).loss - pairedDifferenceError(minus, t, pairs: pairs).loss) / 2e-2
+            #expect(abs(numeric - analytic[flat: i]) < 2e-3, "element \(i): \(numeric) vs \(analytic[flat: i])")
+        }
+    }
 }
 
 @Suite struct PixelPath {
@@ -151,6 +176,28 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func pairedBatchesHoldTwoFramesOfOneRecordingSideBySide() throws {
+        let frames = BatchLoader.frames(of: try GazeCaptureDataset(root: Self.dataset), FrameSelection(split: nil, validOnly: true)).frames
+        let loader = BatchLoader(frames: frames, batchSize: 8, seed: 1)
+        loader.pairs = true
+        let plan = loader.plan(epoch: 2)
+        #expect(plan.flatMap { $0 }.sorted() == Array(frames.indices))
+        var paired = 0
+        for batch in plan {
+            let recordings = batch.map { frames[$0].recordingID }
+            #expect(Set(batch.map { frames[$0].orientation.isLandscape }).count == 1)
+            let pairs = Trainer.pairs(batch.map { frames[$0] })
+            paired += 2 * pairs.count
+            #expect(pairs.allSatisfy { recordings[$0.0] == recordings[$0.1] && $0.1 == $0.0 + 1 })
+        }
+        // Only a recording's odd frame out goes unpaired.
+        let recordings = Set(frames.map(\.recordingID))
+        #expect(frames.count - paired <= recordings.count)
+        #expect(paired > frames.count * 3 / 4)
+        // A different epoch pairs the frames differently.
+        #expect(loader.plan(epoch: 3) != plan)
     }
 
     @Test func eyeTargetIsADistributionPeakingAtTheEyes() throws {

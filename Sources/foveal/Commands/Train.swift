@@ -43,6 +43,8 @@ extension Foveal {
         @Flag(help: "Turn off brightness/contrast jitter.") var noAugment = false
         @Flag(help: "Mirror half the frames left-right (and negate their label's x).") var mirror = false
         @Option(help: "Dropout probability of AlexNet's two dropout layers (torchvision: 0.5).") var dropout: Float = 0.5
+        @Option(help: ArgumentHelp("Weight of a paired-difference loss: batches of frame pairs from one recording, "
+            + "penalising the error of each pair's predicted gaze difference (0 = off).", valueName: "weight")) var pairLoss: Float = 0
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
@@ -54,6 +56,8 @@ extension Foveal {
             if Optimizer.Kind(rawValue: optimizer) == nil { throw ValidationError("--optimizer must be adam or sgd") }
             if Trainer.ScheduleKind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant") }
             if let p = pretrainSaliency, p != "eyes" { throw ValidationError("--pretrain-saliency takes 'eyes'") }
+            if !(pairLoss >= 0) { throw ValidationError("--pair-loss must be 0 or more") }
+            if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
         }
 
         func run() throws {
@@ -82,6 +86,7 @@ extension Foveal {
                 options.augment = !noAugment
                 options.mirror = mirror
                 options.dropout = dropout
+                options.pairLossWeight = pairLoss
                 let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
                 if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
                 signal(SIGINT) { _ in Trainer.interruptRequested = true }
