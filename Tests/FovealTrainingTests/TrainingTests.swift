@@ -178,6 +178,17 @@ import Testing
         }
     }
 
+    @Test func trainingWithThePairedLossRunsAndMovesTheWeights() throws {
+        let model = try GazeNet(config: testConfig, seed: 6)
+        let before = model.parameter("task.classifier.6.weight")!.value.values
+        var o = options(epochs: 1)
+        o.pairLossWeight = 1
+        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: o, runDirectory: Fixtures.temporaryDirectory())
+        #expect(try trainer.run(log: { _ in }, progress: { _ in }))
+        #expect(trainer.history.count == 1 && trainer.history[0].trainLoss.isFinite)
+        #expect(model.parameter("task.classifier.6.weight")!.value.values != before)
+    }
+
     @Test func pairedBatchesHoldTwoFramesOfOneRecordingSideBySide() throws {
         let frames = BatchLoader.frames(of: try GazeCaptureDataset(root: Self.dataset), FrameSelection(split: nil, validOnly: true)).frames
         let loader = BatchLoader(frames: frames, batchSize: 8, seed: 1)
