@@ -2,11 +2,34 @@ import FovealGeometry
 import FovealModel
 import GazeCapture
 
-/// The iTracker protocol: per recording, calibrate on the frames of the first K dots and report
-/// errors on the frames of the other dots, calibrated and not, per device family.
+/// The iTracker protocol: per recording, calibrate on the frames of K dots and report errors on
+/// the frames of the other dots, calibrated and not, per device family.
 public struct CalibratedEvaluation {
+    /// Which of a recording's dots calibrate.
+    public enum DotChoice: String, Codable, Sendable, CaseIterable {
+        /// The first K in time: the calibration is used after it was made, as a user's is.
+        case first
+        /// Every other dot from the start (then the first unused ones if K is more than half):
+        /// calibration and test dots interleaved in time, as fixed calibration locations shown
+        /// among random ones would be. Neighbouring dots share slowly varying errors (the head
+        /// drifts), so this protocol is the more forgiving one.
+        case spread
+
+        /// The calibration dots among `dots` (sorted by time).
+        public func pick(_ k: Int, of dots: [Int]) -> Set<Int> {
+            switch self {
+            case .first: return Set(dots.prefix(k))
+            case .spread:
+                let alternate = stride(from: 0, to: dots.count, by: 2).map { dots[$0] }
+                let rest = stride(from: 1, to: dots.count, by: 2).map { dots[$0] }
+                return Set((alternate + rest).prefix(k))
+            }
+        }
+    }
+
     public struct Report: Codable, Sendable {
         public var calibrationDots: Int
+        public var dotChoice: DotChoice
         public var recordings: Int
         public var skippedRecordings: Int
         public var uncalibrated: [String: ErrorStatistics]
@@ -15,15 +38,16 @@ public struct CalibratedEvaluation {
         public var methodsChosen: [String: Int]
 
         enum CodingKeys: String, CodingKey {
-            case calibrationDots = "calibration_dots", recordings, skippedRecordings = "skipped_recordings"
+            case calibrationDots = "calibration_dots", dotChoice = "dot_choice", recordings, skippedRecordings = "skipped_recordings"
             case uncalibrated, calibrated, methodsChosen = "methods_chosen"
         }
     }
 
     public let model: GazeNet
     public let dots: Int
+    public let choice: DotChoice
 
-    public init(model: GazeNet, dots: Int) { (self.model, self.dots) = (model, dots) }
+    public init(model: GazeNet, dots: Int, choice: DotChoice = .first) { (self.model, self.dots, self.choice) = (model, dots, choice) }
 
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) throws -> Report {
         var perRecording: [String: [(GazeCaptureFrame, CameraSpacePoint, [Float])]] = [:]
@@ -36,7 +60,7 @@ public struct CalibratedEvaluation {
         for (_, frames) in perRecording.sorted(by: { $0.key < $1.key }) {
             let dotOrder = Array(Set(frames.map(\.0.dot.number))).sorted()
             guard dotOrder.count > dots else { skipped += 1; continue }
-            let calibrationDots = Set(dotOrder.prefix(dots))
+            let calibrationDots = choice.pick(dots, of: dotOrder)
             let samples = frames.filter { calibrationDots.contains($0.0.dot.number) }.map {
                 CalibrationSample(targetIndex: $0.0.dot.number, target: $0.0.gaze, prediction: $0.1, features: $0.2)
             }
@@ -53,7 +77,7 @@ public struct CalibratedEvaluation {
         var uncalibrated = before.mapValues(ErrorStatistics.init), calibrated = after.mapValues(ErrorStatistics.init)
         uncalibrated["all"] = ErrorStatistics(before.values.flatMap { $0 })
         calibrated["all"] = ErrorStatistics(after.values.flatMap { $0 })
-        return Report(calibrationDots: dots, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
+        return Report(calibrationDots: dots, dotChoice: choice, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
                       calibrated: calibrated, methodsChosen: chosen)
     }
 }

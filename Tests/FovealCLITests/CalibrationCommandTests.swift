@@ -78,6 +78,17 @@ import Testing
         // Frames of the 5 calibration dots are left out: 45 of the 90 sample frames remain.
         #expect(before["all"]?["frames"] as? Int == 45 && after["all"]?["frames"] as? Int == 45)
         #expect(before["all"]?["mean_cm"] as? Double != after["all"]?["mean_cm"] as? Double)
+        #expect(report["dot_choice"] as? String == "first")
+        // Calibration dots interleaved with the test dots: other frames left out.
+        let spread = try Run(["eval", "--dataset", Self.repository + "/data/samples/gazecapture", "--split", "all", "--weights", weights,
+                              "--calibrate", "5", "--calibration-dots", "spread", "--json"])
+        #expect(spread.status == 0, "\(spread.stderr)")
+        let other = try JSONSerialization.jsonObject(with: Data(spread.stdout.utf8)) as! [String: Any]
+        let otherBefore = other["uncalibrated"] as! [String: [String: Any]]
+        #expect(other["dot_choice"] as? String == "spread" && (30...60).contains(otherBefore["all"]?["frames"] as? Int ?? 0))
+        #expect(otherBefore["all"]?["mean_cm"] as? Double != before["all"]?["mean_cm"] as? Double)
+        let alone = try Run(["eval", "--dataset", Self.repository + "/data/samples/gazecapture", "--calibration-dots", "spread"])
+        #expect(alone.status != 0 && alone.stderr.contains("--calibration-dots needs --calibrate"))
     }
 
     @Test func badInputIsExplained() throws {

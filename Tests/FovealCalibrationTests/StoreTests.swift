@@ -77,6 +77,14 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         samples.append(sample(0, 1, 1, 9, 9))
         #expect(CalibrationFitter.withoutOutliers(samples).count == 5)
     }
+
+    @Test func calibrationDotsAreTheFirstOrEveryOther() {
+        let dots = [3, 4, 7, 8, 9, 12, 15, 20]
+        #expect(CalibratedEvaluation.DotChoice.first.pick(3, of: dots) == [3, 4, 7])
+        #expect(CalibratedEvaluation.DotChoice.spread.pick(3, of: dots) == [3, 7, 9])
+        // More than half: every other dot, then the first of the rest.
+        #expect(CalibratedEvaluation.DotChoice.spread.pick(6, of: dots) == [3, 7, 9, 15, 4, 8])
+    }
 }
 
 @Suite struct Store {

@@ -43,8 +43,11 @@ extension Foveal {
         @Flag(help: "Write the report as JSON to standard output.")
         var json = false
 
-        @Option(help: "Per recording, calibrate on the frames of the first K dots and report errors on the other dots (iTracker's protocol).")
+        @Option(help: "Per recording, calibrate on the frames of K dots and report errors on the other dots (iTracker's protocol).")
         var calibrate: Int?
+
+        @Option(help: "With --calibrate, which dots calibrate: 'first' (the first K in time; default) or 'spread' (every other dot, interleaved with the test dots).")
+        var calibrationDots: CalibratedEvaluation.DotChoice?
 
         @Option(help: "Also write each frame's prediction as a JSON line to FILE: recording, frame, split, family, orientation, dot, target and prediction (cm); add --with-features for AlexNet's penultimate features.")
         var predictions: String?
@@ -53,6 +56,7 @@ extension Foveal {
         var withFeatures = false
 
         func validate() throws {
+            if calibrationDots != nil && calibrate == nil { throw ValidationError("--calibration-dots needs --calibrate K") }
             if withFeatures && predictions == nil { throw ValidationError("--with-features needs --predictions FILE") }
             if predictions != nil && calibrate != nil { throw ValidationError("--predictions writes uncalibrated predictions: leave out --calibrate") }
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
@@ -114,12 +118,12 @@ extension Foveal {
     
         private func evaluateWithCalibration(_ model: GazeNet, _ data: GazeCaptureDataset, _ selection: FrameSelection, dots: Int) throws {
             guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
-            let report = try CalibratedEvaluation(model: model, dots: dots).run(data, selection)
+            let report = try CalibratedEvaluation(model: model, dots: dots, choice: calibrationDots ?? .first).run(data, selection)
             if json {
                 emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
                 return
             }
-            emit("dataset \(dataset): calibrated on \(dots) dots per recording, errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
+            emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(calibrationDots == .spread ? "every other" : "the first") in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
             emit("family     frames  uncalibrated cm  calibrated cm  change")
             for family in report.uncalibrated.keys.sorted(by: { ($0 == "all" ? "~" : $0) < ($1 == "all" ? "~" : $1) }) {
                 let (u, c) = (report.uncalibrated[family]!, report.calibrated[family]!)
@@ -189,3 +193,5 @@ private func reportEncoder(_ formatting: JSONEncoder.OutputFormatting) -> JSONEn
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return encoder
 }
+
+extension CalibratedEvaluation.DotChoice: ExpressibleByArgument {}
