@@ -114,6 +114,16 @@ import Testing
         return o
     }
 
+    /// One epoch on the suite's dataset with `options(epochs: 1)` changed by `change`; fails the
+    /// test if the run does not finish.
+    func trainOneEpoch(_ model: GazeNet, _ change: (inout Trainer.Options) -> Void) throws -> Trainer {
+        var o = options(epochs: 1)
+        change(&o)
+        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: o, runDirectory: Fixtures.temporaryDirectory())
+        #expect(try trainer.run(log: { _ in }, progress: { _ in }))
+        return trainer
+    }
+
     @Test func lossFallsCheckpointsLoadAndResumeContinues() throws {
         let model = try GazeNet(config: testConfig, seed: 3)
         let run = Fixtures.temporaryDirectory()
@@ -136,10 +146,7 @@ import Testing
     @Test func frozenSaliencyStaysFixedAndPretrainingMovesTheMapOntoTheEyes() throws {
         let model = try GazeNet(config: testConfig, seed: 4)
         let before = model.parameter("saliency.conv1.weight")!.value.values
-        var o = options(epochs: 1)
-        o.saliencyLearningRate = 0
-        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: o, runDirectory: Fixtures.temporaryDirectory())
-        _ = try trainer.run(log: { _ in }, progress: { _ in })
+        _ = try trainOneEpoch(model) { $0.saliencyLearningRate = 0 }
         #expect(model.parameter("saliency.conv1.weight")!.value.values == before)
         #expect(model.parameter("task.classifier.6.weight")!.value.values != (try GazeNet(config: testConfig, seed: 4)).parameter("task.classifier.6.weight")!.value.values)
 
@@ -181,10 +188,7 @@ import Testing
     @Test func trainingWithThePairedLossRunsAndMovesTheWeights() throws {
         let model = try GazeNet(config: testConfig, seed: 6)
         let before = model.parameter("task.classifier.6.weight")!.value.values
-        var o = options(epochs: 1)
-        o.pairLossWeight = 1
-        let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: Self.dataset), options: o, runDirectory: Fixtures.temporaryDirectory())
-        #expect(try trainer.run(log: { _ in }, progress: { _ in }))
+        let trainer = try trainOneEpoch(model) { $0.pairLossWeight = 1 }
         #expect(trainer.history.count == 1 && trainer.history[0].trainLoss.isFinite)
         #expect(model.parameter("task.classifier.6.weight")!.value.values != before)
     }
