@@ -11,9 +11,12 @@ public struct CalibratedEvaluation {
         case first
         /// Every other dot from the start (then the first unused ones if K is more than half):
         /// calibration and test dots interleaved in time, as fixed calibration locations shown
-        /// among random ones would be. Neighbouring dots share slowly varying errors (the head
-        /// drifts), so this protocol is the more forgiving one.
+        /// among random ones would be. Neighbouring dots share part of their error, so this
+        /// protocol is the more forgiving one.
         case spread
+
+        /// The choice in words, for reports ("the first" or "every other" dot in time).
+        public var inWords: String { self == .first ? "the first" : "every other" }
 
         /// The calibration dots among `dots` (sorted by time).
         public func pick(_ k: Int, of dots: [Int]) -> Set<Int> {

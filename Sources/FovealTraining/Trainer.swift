@@ -26,7 +26,8 @@ public final class Trainer {
         /// Left-right mirroring of half the frames (with the label's x negated).
         public var mirror = false
         /// Weight of the paired-difference loss (`pairedDifferenceError`) added to the mean
-        /// squared error; above 0, batches are built from pairs of frames of one recording.
+        /// squared error; above 0, batches are built from pairs of frames of one recording. The
+        /// logged training loss stays the mean squared error alone, comparable between runs.
         public var pairLossWeight: Float = 0
         public var seed: UInt64 = 1
         /// Saliency pretraining on the eye boxes before training (steps; 0 = none).

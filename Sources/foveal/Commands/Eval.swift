@@ -123,7 +123,7 @@ extension Foveal {
                 emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
                 return
             }
-            emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(calibrationDots == .spread ? "every other" : "the first") in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
+            emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(report.dotChoice.inWords) in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
             emit("family     frames  uncalibrated cm  calibrated cm  change")
             for family in report.uncalibrated.keys.sorted(by: { ($0 == "all" ? "~" : $0) < ($1 == "all" ? "~" : $1) }) {
                 let (u, c) = (report.uncalibrated[family]!, report.calibrated[family]!)
