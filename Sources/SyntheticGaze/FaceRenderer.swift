@@ -32,6 +32,9 @@ public struct FaceRenderer {
     public let camera: PinholeCamera
     let background: Canvas
 
+    /// How far behind the eyes the head's outline is centred: about half an adult head's length.
+    public static let skullCentreBehindEyesCm = 7.0
+
     public init(camera: PinholeCamera, look: Look) {
         self.camera = camera
         var canvas = Canvas(width: camera.width, height: camera.height)
@@ -67,8 +70,12 @@ public struct FaceRenderer {
         let s = scene.subject, head = scene.head, f = head.frame
         let z = head.position.z
         let project = camera.project, off = { (d: Vector3) in camera.offset(d, atDepth: z) }
+        // The outline (hair, face, neck) is a skull's silhouette: its centre lies behind the eyes,
+        // so a turned or tilted head shows as the features sliding within the outline, as on a
+        // real face. The features themselves (eyes, nose, mouth, fringe) sit in front.
         let faceCentre3 = head.position - f.up * 2.3
-        let faceCentre = project(faceCentre3)
+        let outlineCentre3 = faceCentre3 - f.forward * Self.skullCentreBehindEyesCm
+        let faceCentre = project(outlineCentre3)
         let faceA1 = off(f.right * s.faceHalfWidthCm), faceA2 = off(f.up * s.faceHalfHeightCm)
         let radius = (faceA1.x * faceA1.x + faceA1.y * faceA1.y).squareRoot()
         let shade = { (x: Double, y: Double) -> Double in
@@ -77,10 +84,10 @@ public struct FaceRenderer {
 
         // Hair behind the head, neck, face.
         let hairScale = [1.12, 1.2, 1.05][s.hairStyle], hairDrop = [0.6, 2.5, 0.2][s.hairStyle]
-        canvas.ellipse(centre: project(faceCentre3 + f.up * (1.6 - hairDrop)),
+        canvas.ellipse(centre: project(outlineCentre3 + f.up * (1.6 - hairDrop)),
                        off(f.right * (s.faceHalfWidthCm * hairScale)), off(f.up * (s.faceHalfHeightCm * (0.95 + hairDrop / 12))),
                        colour: s.hair, shade: shade)
-        canvas.ellipse(centre: project(faceCentre3 - f.up * (s.faceHalfHeightCm * 1.05)),
+        canvas.ellipse(centre: project(outlineCentre3 - f.up * (s.faceHalfHeightCm * 1.05)),
                        off(f.right * (s.faceHalfWidthCm * 0.55)), off(f.up * (s.faceHalfHeightCm * 0.5)),
                        colour: s.skin.scaled(0.82), shade: shade)
         canvas.ellipse(centre: faceCentre, faceA1, faceA2, colour: s.skin, shade: shade)

@@ -56,6 +56,37 @@ import Testing
         }
     }
 
+    /// A turned head shows the way a real one does: the eyes slide within the head's outline, by
+    /// about the skull's depth behind the eyes times the sine of the turn. Measured along the eye
+    /// row of a flat-lit, noiseless frame with a skin colour found nowhere else.
+    @Test func aTurnedHeadSlidesTheEyesWithinItsOutline() throws {
+        var rng = SplitMix64(seed: 3)
+        var subject = Subject.random(&rng)
+        subject.skin = RGB(20, 240, 30)
+        var look = Look.random(&rng)
+        (look.diffuse, look.noise, look.gain) = (0, 0, 1)
+        let camera = PinholeCamera(width: 480, height: 640, focalPx: 550)
+        let renderer = FaceRenderer(camera: camera, look: look)
+        let depthCm = 35.0, turnDeg = 10.0
+        func eyesWithinOutline(yawDeg: Double) throws -> Double {
+            let head = HeadPose(position: Vector3(0, -4, depthCm), yawDeg: yawDeg, pitchDeg: 0, rollDeg: 0)
+            let scene = GazeScene(subject: subject, head: head, target: Vector3(0, -8, 0))
+            var noise = SplitMix64(seed: 1)
+            let image = renderer.render(scene, look: look, blink: 1, exposure: 1, rng: &noise).image
+            let eyes = EyeSide.allCases.map { camera.project(scene.eye($0).centre) }
+            let row = Int((eyes[0].y + eyes[1].y) / 2)
+            let skin = (0..<image.width).filter { x in
+                let p = (row * image.width + x) * 3
+                return abs(Int(image.pixels[p]) - 20) + abs(Int(image.pixels[p + 1]) - 240) + abs(Int(image.pixels[p + 2]) - 30) < 12
+            }
+            let (left, right) = (try #require(skin.first), try #require(skin.last))
+            return Double(left + right + 1) / 2 - (eyes[0].x + eyes[1].x) / 2
+        }
+        let slide = try eyesWithinOutline(yawDeg: turnDeg) - eyesWithinOutline(yawDeg: -turnDeg)
+        let expected = 2 * FaceRenderer.skullCentreBehindEyesCm * sin(turnDeg * .pi / 180) * camera.focalPx / depthCm
+        #expect(abs(abs(slide) - expected) < 0.25 * expected, "slide \(slide) px, expected about \(expected)")
+    }
+
     @Test func labelsAreTheScreenGeometry() {
         for index in 0..<4 {
             let plan = SyntheticDataset.plan(index, options)
