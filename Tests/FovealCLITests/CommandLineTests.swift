@@ -37,6 +37,24 @@ import Testing
         #expect(Set(try SafeTensorsFile(path: dir + "/plain/no_sampler.safetensors").names) == ["resampled", "gaze_cm"])
     }
 
+    /// Two images with one file name (frame 30 of two recordings) each get their own output.
+    @Test func imagesSharingANameGetOutputsOfTheirOwn() throws {
+        for folder in ["a/frames", "b/frames"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: image, toPath: dir + "/" + folder + "/00030.png")
+        }
+        let inputs = [dir + "/a/frames/00030.png", dir + "/b/frames/00030.png", image]
+        let dump = try Run(["predict", "--weights", weights, "--dump", dir + "/named", dir + "/a/frames/00030.png", "b/frames/00030.png", image],
+                           in: dir)
+        #expect(dump.status == 0, "\(dump.stderr)")
+        let written = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/named"))
+        let aStem = (inputs[0] as NSString).deletingPathExtension.split(separator: "/").joined(separator: "_")
+        #expect(written == [aStem + ".safetensors", "b_frames_00030.safetensors", "depth6.safetensors"], "\(written)")
+        let figures = try Run(["visualize", "--weights", weights, "--height", "64", "--out", dir + "/figures", "a/frames/00030.png", "b/frames/00030.png"], in: dir)
+        #expect(figures.status == 0, "\(figures.stderr)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/figures")) == ["a_frames_00030.png", "b_frames_00030.png"])
+    }
+
     @Test func badImageIsNamedAndTheOthersStillRun() throws {
         let bad = dir + "/broken.jpg"
         FileManager.default.createFile(atPath: bad, contents: Data([0xff, 0xd8, 0xff, 0x00, 0x01]))

@@ -22,10 +22,12 @@ public struct Run {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
     }()
 
-    public init(_ arguments: [String]) throws {
+    /// Runs `foveal ARGUMENTS`, in `directory` when given (for relative paths).
+    public init(_ arguments: [String], in directory: String? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Run.binary)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -15,7 +15,7 @@ extension Foveal {
         @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}.")
         var json = false
 
-        @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image and gaze.")
+        @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image and gaze (the path joined with _ where two images share a name).")
         var dump: String?
 
         @Argument(help: "PNG or JPEG images.")
@@ -31,7 +31,7 @@ extension Foveal {
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 if let dump { try createDirectory(dump) }
                 var failures = 0
-                for path in images {
+                for (path, stem) in zip(images, outputStems(for: images)) {
                     do {
                         let frame = try ImageNormalization.pixelBatch([RGBImage(contentsOf: path)])
                         let output = model(frame)
@@ -41,7 +41,7 @@ extension Foveal {
                         } else {
                             emit("\(path): x \(String(format: "%.2f", x)) cm, y \(String(format: "%.2f", y)) cm")
                         }
-                        if let dump { try write(output, for: path, into: dump) }
+                        if let dump { try write(output, for: path, into: "\(dump)/\(stem).safetensors") }
                     } catch {
                         printError("foveal: \(error)")
                         failures += 1
@@ -51,15 +51,26 @@ extension Foveal {
             }
         }
 
-        private func write(_ output: GazeNet.Output, for image: String, into directory: String) throws {
-            let stem = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
+        private func write(_ output: GazeNet.Output, for image: String, into file: String) throws {
             var tensors: [(name: String, tensor: Tensor)] = []
             if let s = output.saliency { tensors.append(("saliency", s)) }
             if let g = output.grid { tensors.append(("grid", g)) }
             tensors.append(("resampled", output.resampled))
             tensors.append(("gaze_cm", output.gazeCm))
-            try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: "\(directory)/\(stem).safetensors")
+            try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: file)
         }
+    }
+}
+
+/// One output file name (without extension) per input image: its name without the extension, or,
+/// where two inputs share that name (`a/frames/00030.jpg`, `b/frames/00030.jpg`), the path's
+/// folders joined in front of it (`a_frames_00030`), so that no output overwrites another.
+func outputStems(for paths: [String]) -> [String] {
+    let stems = paths.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+    let counts = Dictionary(stems.map { ($0, 1) }, uniquingKeysWith: +)
+    return zip(paths, stems).map { path, stem in
+        guard counts[stem, default: 0] > 1 else { return stem }
+        return (path as NSString).deletingPathExtension.split(separator: "/").filter { $0 != "." && $0 != ".." }.joined(separator: "_")
     }
 }
 

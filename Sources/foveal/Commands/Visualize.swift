@@ -10,7 +10,7 @@ extension Foveal {
             abstract: "Draw the paper's Fig. 4 for each image: input, saliency map, sampling grid, resampled image.")
 
         @Option(help: "Model weights (default: the shipped model).") var weights: String?
-        @Option(help: "Output folder for <image name>.png.") var out: String
+        @Option(help: "Output folder for <image name>.png (the path joined with _ where two images share a name).") var out: String
         @Option(help: "Panel height in pixels.") var height = 320
         @Argument(help: "PNG or JPEG images.") var images: [String]
 
@@ -25,10 +25,9 @@ extension Foveal {
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 try createDirectory(out)
                 var failures = 0
-                for path in images {
+                for (path, stem) in zip(images, outputStems(for: images)) {
                     do {
                         let figure = try SamplerFigure.render(model, frame: try RGBImage(contentsOf: path), panelHeight: height)
-                        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                         let target = "\(out)/\(stem).png"
                         try figure.writePNG(to: target)
                         emit(target)
