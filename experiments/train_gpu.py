@@ -70,7 +70,7 @@ class Frames:
         with ThreadPoolExecutor(threads) as pool:
             self.data = list(pool.map(lambda it: torch.frombuffer(bytearray(open(it[0], "rb").read()), dtype=torch.uint8), items))
         self.labels = torch.tensor([[it[1], it[2]] for it in items], dtype=torch.float32)
-        # A JPEG's size from its SOF marker would do; decoding one frame per recording is simpler.
+        # Frames of one recording share a size: one header read per recording.
         from PIL import Image
         size_of_recording = {}
         self.groups = {}
@@ -94,15 +94,19 @@ class Frames:
                 yield indices[k:k + batch]
 
 
+GPU_DECODING = [True]
+
+
 def decode(frames, indices, device, pool):
-    """uint8 (B,3,H,W) on `device`."""
+    """uint8 (B,3,H,W) on `device`: decoded on the GPU where torchvision can, else on CPU threads."""
     data = [frames.data[i] for i in indices]
-    if device.type == "cuda":
+    if device.type == "cuda" and GPU_DECODING[0]:
         try:
             from torchvision.io import decode_jpeg
             return torch.stack(decode_jpeg(data, device=device))
-        except Exception as e:  # no nvjpeg: decode on the CPU
-            log("GPU JPEG decoding failed, decoding on the CPU:", e)
+        except Exception as e:
+            GPU_DECODING[0] = False
+            log("GPU JPEG decoding failed, decoding on the CPU from now on:", e)
     from PIL import Image
     import io
     arrays = list(pool.map(lambda d: np.asarray(Image.open(io.BytesIO(d.numpy().tobytes())).convert("RGB")), data))

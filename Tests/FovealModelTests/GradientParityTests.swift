@@ -31,16 +31,21 @@ import Testing
         var checked = 0
         for (name, ours) in [("input", dImage)] + model.trainableParameters.map({ ($0.name, $0.gradient) }) {
             // d(loss)/d(grid) jumps where a sample crosses a pixel edge, so on a random-noise frame
-            // float32 rounding of the grid alone moves the saliency path's gradients by up to ~5%: the
-            // float64 gradients are the reference there, float32 PyTorch's for everything else.
+            // float32 rounding of the grid alone moves the saliency path's gradients by up to ~5%
+            // (PyTorch's own float32 gradients of depth10_batch2 against float64), and by how much
+            // depends on the BLAS kernel's summation order, i.e. on the processor: the float64
+            // gradients are the reference there, and the bounds are the larger of the fixed ones and
+            // PyTorch float32's own distance from float64. Everything else is held to float32 PyTorch.
             let onSaliencyPath = name == "input" || name.hasPrefix("saliency")
             let reference = try (onSaliencyPath ? exact : grads).tensor(name)
+            let torch32 = try grads.tensor(name)
             // Within 1e-4 (absolute below 1, relative above) and within 1e-3 of the tensor's scale.
-            expectClose(ours, reference, 1e-4, name)
+            expectClose(ours, reference, max(1e-4, onSaliencyPath ? maxError(torch32, reference) : 0), name)
             let scale = reference.values.map(abs).max() ?? 0
             if scale > 1e-5 {  // (saliency_head.bias's gradient is 0 in exact arithmetic: softmax ignores shifts)
-                let worst = zip(ours.values, reference.values).map { abs($0 - $1) }.max()! / scale
-                #expect(worst < 1e-3, "\(name): \(worst) of its largest gradient \(scale)")
+                let distance = { (t: Tensor) in zip(t.values, reference.values).map { abs($0 - $1) }.max()! / scale }
+                let bound = max(1e-3, onSaliencyPath ? distance(torch32) : 0)
+                #expect(distance(ours) < bound, "\(name): \(distance(ours)) of its largest gradient \(scale), bound \(bound)")
             }
             checked += 1
         }
