@@ -43,12 +43,12 @@ import Testing
             try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: image, toPath: dir + "/" + folder + "/00030.png")
         }
-        let inputs = [dir + "/a/frames/00030.png", dir + "/b/frames/00030.png", image]
-        let dump = try Run(["predict", "--weights", weights, "--dump", dir + "/named", dir + "/a/frames/00030.png", "b/frames/00030.png", image],
-                           in: dir)
+        // One absolute path, one relative to the working directory, one image with a name of its own.
+        let absolute = dir + "/a/frames/00030.png"
+        let dump = try Run(["predict", "--weights", weights, "--dump", dir + "/named", absolute, "b/frames/00030.png", image], in: dir)
         #expect(dump.status == 0, "\(dump.stderr)")
         let written = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/named"))
-        let aStem = (inputs[0] as NSString).deletingPathExtension.split(separator: "/").joined(separator: "_")
+        let aStem = (absolute as NSString).deletingPathExtension.split(separator: "/").joined(separator: "_")
         #expect(written == [aStem + ".safetensors", "b_frames_00030.safetensors", "depth6.safetensors"], "\(written)")
         let figures = try Run(["visualize", "--weights", weights, "--height", "64", "--out", dir + "/figures", "a/frames/00030.png", "b/frames/00030.png"], in: dir)
         #expect(figures.status == 0, "\(figures.stderr)")
