@@ -66,11 +66,11 @@ extension Foveal {
 /// where two inputs share that name (`a/frames/00030.jpg`, `b/frames/00030.jpg`), the path's
 /// folders joined in front of it (`a_frames_00030`), so that no output overwrites another.
 func outputStems(for paths: [String]) -> [String] {
-    let stems = paths.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+    let withoutExtensions = paths.map { ($0 as NSString).deletingPathExtension }
+    let stems = withoutExtensions.map { ($0 as NSString).lastPathComponent }
     let counts = Dictionary(stems.map { ($0, 1) }, uniquingKeysWith: +)
-    return zip(paths, stems).map { path, stem in
-        guard counts[stem, default: 0] > 1 else { return stem }
-        return (path as NSString).deletingPathExtension.split(separator: "/").filter { $0 != "." && $0 != ".." }.joined(separator: "_")
+    return zip(withoutExtensions, stems).map { path, stem in
+        counts[stem, default: 0] > 1 ? path.split(separator: "/").filter { $0 != "." && $0 != ".." }.joined(separator: "_") : stem
     }
 }
 
