@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Modules point inward: the CLI depends on the model, the model on IO and the tensor engine,
-// the engine on BLAS alone. C libraries stay in tiny system-library shims.
+// Modules point inward: the CLI on everything, the service on tracking and the store, tracking on
+// capture, the model and the store; the dataset format, capture and the store never on the network.
+// C libraries stay in tiny system-library shims.
 let package = Package(
     name: "Foveal",
     products: [
@@ -26,18 +27,20 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
+        // A frame's journey, from the bottom up: tensors, files, geometry, the network; the dataset
+        // format and the frame sources; the store; evaluation and training above dataset and model;
+        // the live loop and calibration session above capture, model and store; the service; the CLI.
         .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc"]),
         .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG"]),
-        .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO"]),
         .target(name: "FovealGeometry"),
-        .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
+        .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO", "FovealGeometry"]),
+        .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealIO", "FovealTensor"]),
+        .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
-        .target(name: "FovealCalibration", dependencies: [
-            "FovealGeometry", "FovealModel", "GazeCapture", .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
-        .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealGeometry", "FovealIO"]),
-        .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealIO", "FovealTensor"]),
-        .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealModel", "FovealIO", "FovealTensor"]),
+        .target(name: "FovealCalibration", dependencies: ["FovealGeometry", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FovealEvaluation", dependencies: ["GazeCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
+        .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealEvaluation", "FovealIO", "FovealTensor"]),
+        .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealService", dependencies: [
             "FovealTracking", "FovealCalibration", "FovealCapture", "FovealModel", "FovealGeometry",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -49,7 +52,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], resources: [.embedInCode("Page/index.html")]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration", "FovealService",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealEvaluation",
+            "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration", "FovealService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,9 +63,11 @@ let package = Package(
         .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealGeometryTests", dependencies: ["FovealGeometry", "FovealTestSupport"]),
         .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "SyntheticGaze", "FovealTestSupport"]),
+        .testTarget(name: "FovealEvaluationTests", dependencies: ["FovealEvaluation", "FovealModel", "GazeCapture", "FovealTestSupport"]),
         .testTarget(name: "FovealTrainingTests", dependencies: ["FovealTraining", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
         .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
+        .testTarget(name: "FovealTrackingTests", dependencies: ["FovealTracking", "FovealCalibration", "FovealTestSupport"]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
         .testTarget(name: "FovealServiceTests", dependencies: [
             "foveal", "FovealService", "FovealTracking", "FovealTestSupport", "FovealIO",

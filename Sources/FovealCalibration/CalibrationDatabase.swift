@@ -118,6 +118,12 @@ public final class CalibrationDatabase: Sendable {
             // Screens remember how they are turned (GazeCapture's orientation codes 1-4).
             try db.alter(table: "screen") { t in t.add(column: "orientation", .integer).notNull().defaults(to: 1) }
         }
+        m.registerMigration("v3-calibration-model") { db in
+            // A calibration belongs to the weights it was fitted on; rows from before are marked
+            // unknown (''). The userScreen table was written and never read.
+            try db.alter(table: "calibration") { t in t.add(column: "model", .text).notNull().defaults(to: "") }
+            try db.drop(table: "userScreen")
+        }
         return m
     }
 
@@ -178,24 +184,36 @@ public final class CalibrationDatabase: Sendable {
 
     // MARK: Calibrations
 
-    /// Stores a finished session with its samples and fits, and activates the best fit: all in
-    /// one transaction, so an interrupted session leaves no trace and earlier ones stay intact.
+    /// Stores a finished session with its samples and fits (made with the model `model`, see
+    /// `GazeNet.identity()`), and activates the best fit: all in one transaction, so an
+    /// interrupted session leaves no trace and earlier ones stay intact.
     @discardableResult
-    public func saveSession(_ session: CalibrationSession, samples: [CalibrationSample], fits: [Calibration]) throws -> [StoredCalibration] {
+    public func saveSession(_ session: StoredSession, samples: [CalibrationSample], fits: [Calibration], model: String) throws -> [StoredCalibration] {
         try write { db in
             var s = session
             try s.insert(db)
+            guard let sessionId = s.id else { throw StoreError("\(path): the session was not stored", kind: .storage) }
             for sample in samples {
-                var stored = StoredSample(sessionId: s.id!, sample)
+                var stored = StoredSample(sessionId: sessionId, sample)
                 try stored.insert(db)
             }
             try db.execute(sql: "UPDATE calibration SET active = 0 WHERE userId = ? AND screenId = ?", arguments: [s.userId, s.screenId])
-            try db.execute(sql: "INSERT OR IGNORE INTO userScreen (userId, screenId) VALUES (?, ?)", arguments: [s.userId, s.screenId])
             return try fits.enumerated().map { i, fit in
-                var c = StoredCalibration(sessionId: s.id!, userId: s.userId, screenId: s.screenId, fit, active: i == 0)
+                var c = StoredCalibration(sessionId: sessionId, userId: s.userId, screenId: s.screenId, fit, active: i == 0, model: model)
                 try c.insert(db)
                 return c
             }
+        }
+    }
+
+    /// The calibrations (of `user`, or everyone's) as lists show them, with user and screen names.
+    public func calibrationRows(user: String? = nil) throws -> [CalibrationRow] {
+        let users = Dictionary(uniqueKeysWithValues: try users().compactMap { u in u.id.map { ($0, u.name) } })
+        let screens = Dictionary(uniqueKeysWithValues: try screens().compactMap { s in s.id.map { ($0, s.name) } })
+        return try calibrations(user: user).map {
+            CalibrationRow(id: $0.id ?? 0, user: users[$0.userId] ?? "?", screen: screens[$0.screenId] ?? "?", method: $0.method,
+                           leaveOneOutErrorCm: $0.leaveOneOutErrorCm, uncalibratedErrorCm: $0.uncalibratedErrorCm,
+                           active: $0.active, createdAt: $0.createdAt, model: $0.model)
         }
     }
 

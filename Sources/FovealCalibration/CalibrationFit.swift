@@ -36,6 +36,31 @@ public struct Calibration: Codable, Sendable, Equatable {
     /// The uncorrected network's mean error (cm) on the same samples.
     public var uncalibratedErrorCm: Double
 
+    public init(method: Method, parameters: [Double], leaveOneOutErrorCm: Double, uncalibratedErrorCm: Double) {
+        (self.method, self.parameters, self.leaveOneOutErrorCm, self.uncalibratedErrorCm) = (method, parameters, leaveOneOutErrorCm, uncalibratedErrorCm)
+    }
+
+    /// Why these parameters cannot be applied (to features of `featureCount` numbers, when
+    /// given), or nil: the count the method needs, finite numbers, positive feature scales.
+    public func problem(featureCount: Int? = nil) -> String? {
+        if let bad = parameters.firstIndex(where: { !$0.isFinite }) { return "parameter \(bad) is not a finite number" }
+        switch method {
+        case .offset where parameters.count != 2: return "an offset needs 2 parameters, not \(parameters.count)"
+        case .affine where parameters.count != 6: return "an affine map needs 6 parameters, not \(parameters.count)"
+        case .ridge:
+            let d = (parameters.count - 3) / 4
+            guard parameters.count >= 7, parameters.count == 3 + 4 * d else {
+                return "a ridge fit needs 3 + 4 x features parameters, not \(parameters.count)"
+            }
+            if let featureCount, featureCount != d {
+                return "it was fitted on \(d) features and the model gives \(featureCount)"
+            }
+            if parameters[(1 + d)..<(1 + 2 * d)].contains(where: { $0 <= 0 }) { return "a feature scale is not positive" }
+        default: break
+        }
+        return nil
+    }
+
     public func apply(_ prediction: CameraSpacePoint, features: [Float]) -> CameraSpacePoint {
         switch method {
         case .offset:

@@ -19,6 +19,11 @@ public struct CalibrationScript: Codable, Sendable, Equatable {
             case x, y, xCm = "x_cm", yCm = "y_cm", settleSeconds = "settle_s", dwellSeconds = "dwell_s"
         }
 
+        public init(x: Double? = nil, y: Double? = nil, xCm: Double? = nil, yCm: Double? = nil,
+                    settleSeconds: Double? = nil, dwellSeconds: Double? = nil) {
+            (self.x, self.y, self.xCm, self.yCm, self.settleSeconds, self.dwellSeconds) = (x, y, xCm, yCm, settleSeconds, dwellSeconds)
+        }
+
         /// The target on a screen, in mm from its top-left as the user sees it.
         public func position(on screen: ScreenGeometry, _ o: Orientation) -> ScreenPoint {
             if let xCm, let yCm { return ScreenPoint(xMm: xCm * 10, yMm: yCm * 10) }
@@ -35,6 +40,10 @@ public struct CalibrationScript: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, description, settleSeconds = "settle_s", dwellSeconds = "dwell_s", targets
+    }
+
+    public init(name: String, description: String? = nil, settleSeconds: Double, dwellSeconds: Double, targets: [Target]) {
+        (self.name, self.description, self.settleSeconds, self.dwellSeconds, self.targets) = (name, description, settleSeconds, dwellSeconds, targets)
     }
 
     /// Reads and checks a script; errors name the file and the first problem.

@@ -55,7 +55,7 @@ public final class RecordingSource: FrameSource {
             let recording = try dataset.recording(folder.lastPathComponent)
             frames = validOnly ? recording.frames.filter(\.isValid) : recording.frames
             description = "\(path) (\(recording.device), \(frames.count) \(validOnly ? "valid " : "")frames)"
-        } catch let p as DatasetProblem {
+        } catch let p as FileFormatError {
             throw CaptureError(.badFile, p.path, p.problem)
         }
         self.framesPerSecond = framesPerSecond
@@ -67,7 +67,7 @@ public final class RecordingSource: FrameSource {
         defer { position += 1 }
         do {
             return Frame(image: try RGBImage(contentsOf: f.imagePath), timestamp: MonotonicClock.now(), index: position,
-                         label: f.gaze, name: "\(f.recordingID)/\(f.index)")
+                         label: f.gaze, name: "\(f.recordingID)/\(f.index)", startsRecording: position == 0)
         } catch {
             throw CaptureError(.badFile, f.imagePath, "\((error as? FileFormatError)?.problem ?? "\(error)")")
         }

@@ -12,9 +12,14 @@ public struct Frame: Sendable {
     public var label: CameraSpacePoint?
     /// For recordings: the frame's identity in the dataset ("00002/00017").
     public var name: String?
+    /// For recordings: the first frame of a pass through the recording (a looping replay starts
+    /// over here), where a replayed calibration begins.
+    public var startsRecording = false
 
-    public init(image: RGBImage, timestamp: Double, index: Int, label: CameraSpacePoint? = nil, name: String? = nil) {
+    public init(image: RGBImage, timestamp: Double, index: Int, label: CameraSpacePoint? = nil, name: String? = nil,
+                startsRecording: Bool = false) {
         (self.image, self.timestamp, self.index, self.label, self.name) = (image, timestamp, index, label, name)
+        self.startsRecording = startsRecording
     }
 }
 

@@ -1,6 +1,6 @@
 /// A file that cannot be read as what it claims to be: names the file and what is wrong, in one
 /// line, so that a command can print it as it is.
-public struct FileFormatError: Error, CustomStringConvertible, Equatable {
+public struct FileFormatError: Error, CustomStringConvertible, Sendable, Equatable {
     public let path: String
     public let problem: String
 

@@ -39,12 +39,13 @@ public struct CalibrationRunStatus: Codable, Sendable {
     public var error: String?
 }
 
-/// Runs calibrations against the live pipeline, one at a time, the way `foveal calibrate` does:
-/// for each target, tell the page (events), let the eyes settle, collect the dwell's frames;
-/// then fit, compare by leave-one-target-out error, store both fits and activate the better.
+/// Runs calibrations against the live pipeline, one at a time, each a `CalibrationSession` as
+/// `foveal calibrate` runs it: the session picks the targets and samples from the pipeline's
+/// frames; this type tells the page (events), stores the result and applies it.
 ///
 /// When the pipeline replays a recording, the recording's own dots are the targets (the first
-/// `targetCount` dots after the run starts), as with `foveal calibrate --source`.
+/// as many as the script has), from the recording's first frame, exactly as `foveal calibrate
+/// --source`: a looping replay is waited on until it starts over.
 public final class CalibrationRunner: Sendable {
     /// Events for pages: one JSON object per change of the run.
     public let events = Broadcast<String>(capacity: 1024)
@@ -68,15 +69,21 @@ public final class CalibrationRunner: Sendable {
             now = run
             return run
         }
+        let targets: CalibrationSession.Targets = pipeline.replaysRecording ? .recordingDots(limit: script.targets.count) : .script(script)
         let subscription = pipeline.frames.subscribe()
         announce("started")
         Task.detached { [self] in
             defer { subscription.cancel() }
+            let session = CalibrationSession(user: user, screen: screen, targets: targets)
             do {
-                let samples = pipeline.replaysRecording
-                    ? try await collectReplay(subscription, count: script.targets.count, screen: screen)
-                    : try await collectScripted(subscription, script: script, screen: screen)
-                try finish(samples, user: user, screen: screen, scriptName: scriptName)
+                for await point in subscription.messages {
+                    if let target = session.observe(point) { showTarget(target) }
+                    update { $0.samples = session.samples.count }
+                    if session.isComplete { break }
+                }
+                let result = try session.finish(store: store, model: pipeline.modelIdentity, scriptName: scriptName,
+                                                camera: pipeline.sourceDescription)
+                try finish(result, user: user, screen: screen)
             } catch {
                 update { $0.state = .failed; $0.error = "\(error)" }
                 announce("failed")
@@ -85,75 +92,24 @@ public final class CalibrationRunner: Sendable {
         return run
     }
 
-    /// Replay: each new dot label is a target; the dot already showing when the run starts is
-    /// skipped, since its first frames have gone by.
-    private func collectReplay(_ subscription: Broadcast<TrackPoint>.Subscription, count: Int, screen: Screen) async throws -> [CalibrationSample] {
-        var samples: [CalibrationSample] = []
-        var currentLabel: CameraSpacePoint?, seen = 0
-        for await point in subscription.messages {
-            guard let label = point.label else { continue }
-            if label != currentLabel {
-                currentLabel = label
-                seen += 1
-                if seen == 1 { continue }
-                if seen - 1 > count { return samples }
-                showTarget(index: seen - 2, camera: label, screen: screen)
-            }
-            guard seen > 1 else { continue }
-            samples.append(CalibrationSample(targetIndex: seen - 2, target: label, prediction: point.uncalibrated, features: point.features))
-            update { $0.samples = samples.count }
-        }
-        let shown = max(0, seen - 1)
-        throw ServiceError(.serviceUnavailable, "the source ended after \(shown) of \(count) targets (\(pipeline.sourceDescription))")
-    }
-
-    /// Camera: the script's targets, with its settle and dwell times measured on frame timestamps.
-    private func collectScripted(_ subscription: Broadcast<TrackPoint>.Subscription, script: CalibrationScript, screen: Screen) async throws -> [CalibrationSample] {
-        var samples: [CalibrationSample] = []
-        var iterator = subscription.messages.makeAsyncIterator()
-        let geometry = screen.geometry, o = screen.screenOrientation
-        for (index, target) in script.targets.enumerated() {
-            let camera = geometry.cameraSpace(target.position(on: geometry, o), o)
-            showTarget(index: index, camera: camera, screen: screen)
-            let settleEnd = MonotonicClock.now() + (target.settleSeconds ?? script.settleSeconds)
-            let dwellEnd = settleEnd + (target.dwellSeconds ?? script.dwellSeconds)
-            while let point = await iterator.next() {
-                if point.captureTime < settleEnd { continue }
-                if point.captureTime > dwellEnd { break }
-                samples.append(CalibrationSample(targetIndex: index, target: camera, prediction: point.uncalibrated, features: point.features))
-                update { $0.samples = samples.count }
-            }
-            if MonotonicClock.now() < dwellEnd {
-                throw ServiceError(.serviceUnavailable, "the camera stopped during target \(index + 1) of \(script.targets.count)")
-            }
-        }
-        return samples
-    }
-
-    private func finish(_ samples: [CalibrationSample], user: User, screen: Screen, scriptName: String) throws {
-        let fits = CalibrationFitter.fitAll(samples)
-        guard let best = fits.first else {
-            throw ServiceError(.serviceUnavailable, "too few samples to fit a calibration (\(samples.count))")
-        }
-        let session = CalibrationSession(userId: user.id!, screenId: screen.id!, script: scriptName, camera: pipeline.sourceDescription)
-        let stored = try store.saveSession(session, samples: samples, fits: fits)
-        let active = stored.first(where: \.active)
+    private func finish(_ result: CalibrationSession.Result, user: User, screen: Screen) throws {
+        let active = result.stored.first(where: \.active)
         if let display = pipeline.display, display.user.id == user.id, display.screen.id == screen.id {
-            pipeline.setCalibration(active)
+            try pipeline.setCalibration(active)
         }
         update {
             $0.state = .done
-            $0.result = .init(calibrationId: active?.id ?? stored[0].id ?? 0, method: best.method.rawValue,
-                              uncalibratedErrorCm: best.uncalibratedErrorCm, calibratedErrorCm: best.leaveOneOutErrorCm, samples: samples.count)
+            $0.result = .init(calibrationId: active?.id ?? result.stored.first?.id ?? 0, method: result.best.method.rawValue,
+                              uncalibratedErrorCm: result.best.uncalibratedErrorCm, calibratedErrorCm: result.best.leaveOneOutErrorCm,
+                              samples: result.samples)
         }
         announce("done")
     }
 
-    private func showTarget(index: Int, camera: CameraSpacePoint, screen: Screen) {
-        let geometry = screen.geometry, o = screen.screenOrientation
-        let cm = geometry.screenPoint(camera, o), px = geometry.units(cm, o)
+    private func showTarget(_ t: CalibrationSession.Target) {
         update {
-            $0.targets.append(.init(index: index, screenCm: [cm.xCm, cm.yCm], screenPx: [px.x, px.y], cameraCm: [camera.xCm, camera.yCm]))
+            $0.targets.append(.init(index: t.index, screenCm: [t.screenCm.xCm, t.screenCm.yCm], screenPx: [t.screenPx.x, t.screenPx.y],
+                                    cameraCm: [t.camera.xCm, t.camera.yCm]))
         }
         announce("target")
     }

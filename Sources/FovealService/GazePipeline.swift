@@ -3,6 +3,7 @@ import FovealCalibration
 import FovealCapture
 import FovealGeometry
 import FovealModel
+import FovealTensor
 import FovealTracking
 import ServiceLifecycle
 import Synchronization
@@ -34,6 +35,9 @@ public final class GazePipeline: Service, @unchecked Sendable {
         var latest: String?
         var recentTimes: [Double] = []
         var display: Display?
+        /// What is applied to the network's output: the display's calibration when it was made
+        /// with this pipeline's model.
+        var correction: Correction?
     }
 
     public let reports: Broadcast<String>
@@ -43,7 +47,10 @@ public final class GazePipeline: Service, @unchecked Sendable {
     public let replaysRecording: Bool
 
     private let model: GazeNet
+    /// `model.identity()`, computed once: calibrations are checked against it.
+    public let modelIdentity: String
     private let openSource: () throws -> FrameSource
+    private let stop = Cancellation()
     private let isCamera: Bool
     private let waitForClients: Int
     private let state: Mutex<State>
@@ -53,8 +60,9 @@ public final class GazePipeline: Service, @unchecked Sendable {
     ///   - openSource: opens the camera or file; called again to reconnect a camera.
     ///   - waitForClients: start processing only once this many stream clients are connected.
     public init(model: GazeNet, sourceDescription: String, replaysRecording: Bool, isCamera: Bool,
-                display: Display?, clientQueue: Int, waitForClients: Int = 0, openSource: @escaping () throws -> FrameSource) {
+                display: Display?, clientQueue: Int, waitForClients: Int = 0, openSource: @escaping () throws -> FrameSource) throws {
         self.model = model
+        self.modelIdentity = model.identity()
         self.sourceDescription = sourceDescription
         self.replaysRecording = replaysRecording
         self.isCamera = isCamera
@@ -63,6 +71,7 @@ public final class GazePipeline: Service, @unchecked Sendable {
         self.reports = Broadcast(capacity: clientQueue)
         var initial = State()
         initial.display = display
+        initial.correction = try display?.correction(model: modelIdentity, featureCount: model.config.hidden)
         self.state = Mutex(initial)
     }
 
@@ -77,10 +86,16 @@ public final class GazePipeline: Service, @unchecked Sendable {
     /// The newest frame's report, as streamed.
     public var latest: String? { state.withLock { $0.latest } }
     public var display: Display? { state.withLock { $0.display } }
+    /// The correction applied now, and what it is.
+    public var correction: Correction? { state.withLock { $0.correction } }
 
-    /// Applies a newly activated calibration from the next frame on.
-    public func setCalibration(_ calibration: StoredCalibration?) {
-        state.withLock { $0.display?.calibration = calibration }
+    /// Applies a newly activated calibration from the next frame on, if it was made with this
+    /// pipeline's model; a stored row that does not validate throws, naming it.
+    public func setCalibration(_ calibration: StoredCalibration?) throws {
+        guard var display else { return }
+        display.calibration = calibration
+        let correction = try display.correction(model: modelIdentity, featureCount: model.config.hidden)
+        state.withLock { $0.display = display; $0.correction = correction }
     }
 
     /// Runs until graceful shutdown (SIGTERM, SIGINT): the source ending or failing does not end
@@ -93,7 +108,7 @@ public final class GazePipeline: Service, @unchecked Sendable {
         thread.name = "foveal-pipeline"
         thread.start()
         try? await gracefulShutdown()
-        Tracker.stopRequested = true
+        stop.cancel()
         // The camera's poll times out within a couple of seconds; do not hang shutdown beyond that.
         _ = await Task.detached { [finished] in finished.wait(timeout: .now() + 5) }.value
         state.withLock { if $0.phase == .running || $0.phase == .waiting { $0.phase = .stopped } }
@@ -102,27 +117,30 @@ public final class GazePipeline: Service, @unchecked Sendable {
     }
 
     private func loop() {
-        while waitForClients > 0 && reports.subscriberCount < waitForClients && !Tracker.stopRequested { usleep(10_000) }
-        while !Tracker.stopRequested {
+        while waitForClients > 0 && reports.subscriberCount < waitForClients && !stop.isCancelled { usleep(10_000) }
+        while !stop.isCancelled {
             do {
                 let source = try openSource()
                 defer { source.close() }
                 state.withLock { $0.phase = .running; $0.error = nil }
                 let tracker = Tracker(model: model, source: source)
-                tracker.correction = { [self] raw, features in
-                    state.withLock { $0.display?.calibration?.calibration }?.apply(raw, features: features) ?? raw
+                let summary = try tracker.run(cancellation: stop, calibrationNow: { [self] in state.withLock { $0.correction?.calibration } }) {
+                    publish($0)
                 }
-                let summary = try tracker.run { publish($0) }
-                state.withLock { $0.phase = Tracker.stopRequested ? .stopped : .ended; $0.dropped += summary.dropped }
+                let phase: Phase = stop.isCancelled ? .stopped : .ended
+                state.withLock { $0.phase = phase; $0.dropped += summary.dropped }
                 return
             } catch {
                 state.withLock { $0.phase = .failed; $0.error = "\(error)" }
                 // A camera may come back (unplugged, busy); a file will not.
                 guard isCamera else { return }
-                for _ in 0..<20 where !Tracker.stopRequested { usleep(100_000) }
+                for _ in 0..<cameraRetryWaitSteps where !stop.isCancelled { usleep(100_000) }
             }
         }
     }
+
+    /// A camera that failed is reopened after this many 100 ms waits (2 s), stopping early on shutdown.
+    private let cameraRetryWaitSteps = 20
 
     private func publish(_ point: TrackPoint) {
         let screen = state.withLock { $0.display.map { ($0.screen.geometry, $0.screen.screenOrientation) } }

@@ -143,7 +143,9 @@ public final class GazeService: Sendable {
         var clients: Clients
         var user: String?
         var screen: Screen?
+        /// The method of the calibration applied, if any, and what is applied in words.
         var calibration: String?
+        var correction: String?
         var calibrationRun: CalibrationRunStatus.State?
         var tokenRequired: Bool
     }
@@ -154,7 +156,8 @@ public final class GazeService: Sendable {
                       model: .init(path: configuration.modelPath, config: configuration.modelConfig),
                       clients: .init(connected: pipeline.reports.subscriberCount, dropped: pipeline.reports.droppedCount,
                                      queue: pipeline.reports.capacity),
-                      user: display?.user.name, screen: display?.screen, calibration: display?.calibration?.method,
+                      user: display?.user.name, screen: display?.screen,
+                      calibration: pipeline.correction?.calibration?.method.rawValue, correction: pipeline.correction?.summary,
                       calibrationRun: runner.status?.state, tokenRequired: configuration.token != nil)
     }
 }

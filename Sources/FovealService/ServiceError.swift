@@ -1,4 +1,5 @@
 import Foundation
+import FovealIO
 import FovealCalibration
 import Hummingbird
 import HTTPTypes
@@ -31,17 +32,9 @@ struct ErrorBody: Codable {
     var status: Int
 }
 
-/// The service's JSON: snake_case keys, sorted, ISO 8601 dates.
+/// The service's JSON: `JSONOutput` with snake_case keys.
 enum ServiceJSON {
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        // Every value the service sends is plain data; encoding cannot fail but for NaN, which
-        // the fits never produce. Say so instead of sending an empty body.
-        do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch { return #"{"error":"unencodable response","status":500}"# }
-    }
+    static func encode(_ value: some Encodable) -> String { JSONOutput.line(value, snakeCaseKeys: true) }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         response(json: encode(value), status: status)

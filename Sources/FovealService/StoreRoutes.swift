@@ -27,17 +27,6 @@ extension GazeService {
         var script: String?
     }
 
-    struct CalibrationRow: Encodable {
-        var id: Int64
-        var user: String
-        var screen: String
-        var method: String
-        var leaveOneOutErrorCm: Double
-        var uncalibratedErrorCm: Double
-        var active: Bool
-        var createdAt: Date
-    }
-
     func addStoreRoutes(to router: Router<BasicWebSocketRequestContext>) {
         router.get("/v1/users") { [store] _, _ in
             ServiceJSON.response(["users": try store.users()])
@@ -57,7 +46,7 @@ extension GazeService {
             return ServiceJSON.response(try store.addScreen(try Self.screen(body)), status: .created)
         }
         router.get("/v1/calibrations") { [self] request, _ in
-            ServiceJSON.response(["calibrations": try calibrationRows(user: request.uri.queryParameters.get("user"))])
+            ServiceJSON.response(["calibrations": try store.calibrationRows(user: request.uri.queryParameters.get("user"))])
         }
         router.post("/v1/calibrations") { [self] request, _ in
             let body = try await ServiceJSON.decode(NewCalibration.self, from: request)
@@ -72,9 +61,9 @@ extension GazeService {
             try store.activate(id)
             let activated = try store.calibration(id)
             if let display = pipeline.display, display.user.id == activated.userId, display.screen.id == activated.screenId {
-                pipeline.setCalibration(activated)
+                try pipeline.setCalibration(activated)
             }
-            return ServiceJSON.response(try calibrationRows(user: nil).first { $0.id == id })
+            return ServiceJSON.response(try store.calibrationRows().first { $0.id == id })
         }
         router.get("/v1/calibrations/run") { [runner] _, _ in
             guard let status = runner.status else { throw ServiceError(.notFound, "no calibration has run since the service started") }
@@ -86,31 +75,10 @@ extension GazeService {
     }
 
     static func screen(_ body: NewScreen) throws -> Screen {
-        let orientation = body.orientation ?? 1
-        guard let o = Orientation(rawValue: orientation) else { throw ServiceError(.badRequest, "orientation must be 1-4, not \(orientation)") }
-        if let preset = body.preset {
-            guard let geometry = DeviceTable.builtin[preset] else {
-                throw ServiceError(.badRequest, "no preset '\(preset)' in calibration/devices.csv")
-            }
-            return Screen(name: body.name, geometry: geometry, orientation: o)
-        }
-        guard let w = body.widthMm, let h = body.heightMm, let wpx = body.widthPx, let hpx = body.heightPx,
-              let cx = body.cameraXMm, let cy = body.cameraYMm else {
-            throw ServiceError(.badRequest, "give 'preset', or all of width_mm, height_mm, width_px, height_px, camera_x_mm, camera_y_mm")
-        }
-        // The store checks the geometry itself (positive sizes, a plausible camera position).
-        return Screen(name: body.name, geometry: ScreenGeometry(name: body.name, family: "monitor", widthMm: w, heightMm: h, widthUnits: wpx,
-                                                                heightUnits: hpx, unit: .pixels, cameraXMm: cx, cameraYMm: cy), orientation: o)
-    }
-
-    func calibrationRows(user: String?) throws -> [CalibrationRow] {
-        let users = Dictionary(uniqueKeysWithValues: try store.users().compactMap { u in u.id.map { ($0, u.name) } })
-        let screens = Dictionary(uniqueKeysWithValues: try store.screens().compactMap { s in s.id.map { ($0, s.name) } })
-        return try store.calibrations(user: user).map {
-            CalibrationRow(id: $0.id ?? 0, user: users[$0.userId] ?? "?", screen: screens[$0.screenId] ?? "?", method: $0.method,
-                           leaveOneOutErrorCm: $0.leaveOneOutErrorCm, uncalibratedErrorCm: $0.uncalibratedErrorCm,
-                           active: $0.active, createdAt: $0.createdAt)
-        }
+        let description = Screen.Description(name: body.name, preset: body.preset, widthMm: body.widthMm, heightMm: body.heightMm,
+                                             widthPx: body.widthPx, heightPx: body.heightPx, cameraXMm: body.cameraXMm,
+                                             cameraYMm: body.cameraYMm, orientation: body.orientation ?? 1)
+        return try Screen(description, missing: "give 'preset', or all of width_mm, height_mm, width_px, height_px, camera_x_mm, camera_y_mm")
     }
 
     /// Script names only, never paths: a request cannot make the service read another file.

@@ -1,30 +1,17 @@
 import CBLAS
-import CMalloc
 import Foundation
 
-/// The engine's single door to OpenBLAS: matrix products, and the start-up configuration.
+/// The engine's single door to OpenBLAS: matrix products.
 ///
 /// OpenBLAS runs single-threaded here: the engine splits work across cores itself (each worker
 /// unfolds and multiplies its own block of output columns, which keeps the blocks in cache), and
 /// idle OpenBLAS threads would otherwise spin on `sched_yield` against the engine's workers.
 public enum BLAS {
-    /// Sets the engine's worker count (default: one per core) and runs one large product, because
-    /// OpenBLAS runs small products about 3x slower until the process has done a large one.
-    public static func configure(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        singleThreaded
-        // Keep freed activation buffers in the heap instead of handing them back to the kernel,
-        // which would zero fresh pages on every allocation (~8% of a training step).
-        mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        mallopt(M_TRIM_THRESHOLD, 1 << 30)
-        Engine.threads = max(1, threads)
-        warmUp
-    }
-
     /// OpenBLAS must run single-threaded before any product: the engine calls it from several
     /// workers at once, which its own thread pool does not survive. Every product touches this.
     @usableFromInline static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
-    private static let warmUp: Void = {
+    static let warmUp: Void = {
         let n = 384
         let a = [Float](repeating: 0.5, count: n * n)
         var c = [Float](repeating: 0, count: n * n)

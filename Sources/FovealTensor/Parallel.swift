@@ -1,10 +1,24 @@
+import CMalloc
 import Dispatch
 import Foundation
 
 /// Process-wide engine settings.
 public enum Engine {
-    /// How many workers parallel loops use (set by `BLAS.configure`).
+    /// How many workers parallel loops use (set by `setUp`).
     nonisolated(unsafe) public static var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Readies the process for the engine, once, before the first model runs: sets the worker
+    /// count (default: one per core); keeps freed activation buffers in the heap instead of
+    /// handing them back to the kernel, which would zero fresh pages on every allocation (~8% of
+    /// a training step); makes OpenBLAS single-threaded and runs one large product, because
+    /// OpenBLAS runs small products about 3x slower until the process has done a large one.
+    public static func setUp(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        BLAS.singleThreaded
+        mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        Engine.threads = max(1, threads)
+        BLAS.warmUp
+    }
 }
 
 /// Runs `count` independent iterations on the engine's workers; inline when there is one worker

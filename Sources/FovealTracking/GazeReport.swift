@@ -1,5 +1,6 @@
 import Foundation
 import FovealGeometry
+import FovealIO
 
 /// One tracked frame as other programs see it: the line `foveal track --format jsonl` prints and
 /// the message `foveal serve` streams. The coding keys are the wire format (units in the names).
@@ -16,9 +17,12 @@ public struct GazeReport: Codable, Sendable, Equatable {
     public var screenCm: [Double]?
     public var screenPx: [Double]?
     public var uncalibratedCm: [Double]?
+    /// With a screen: whether the user's calibration corrected `gazeCm` (false: none yet, or
+    /// one made with other weights).
+    public var calibrated: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case frame, name
+        case frame, name, calibrated
         case timeS = "time_s", gazeCm = "gaze_cm", latencyMs = "latency_ms", labelCm = "label_cm"
         case screenCm = "screen_cm", screenPx = "screen_px", uncalibratedCm = "uncalibrated_cm"
     }
@@ -35,13 +39,10 @@ public struct GazeReport: Codable, Sendable, Equatable {
             screenCm = [cm.xCm, cm.yCm]
             screenPx = [px.x, px.y]
             uncalibratedCm = [p.uncalibrated.xCm, p.uncalibrated.yCm]
+            calibrated = p.calibrated
         }
     }
 
     /// One line of JSON, keys sorted.
-    public var jsonLine: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-    }
+    public var jsonLine: String { JSONOutput.line(self) }
 }

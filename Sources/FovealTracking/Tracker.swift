@@ -1,8 +1,10 @@
 import Foundation
+import FovealCalibration
 import FovealCapture
 import FovealGeometry
 import FovealIO
 import FovealModel
+import FovealTensor
 
 /// One tracked frame.
 public struct TrackPoint: Sendable {
@@ -13,11 +15,22 @@ public struct TrackPoint: Sendable {
     public var gaze: CameraSpacePoint
     /// The network's own output, before calibration (equal to `gaze` without one).
     public var uncalibrated: CameraSpacePoint
+    /// Whether a calibration corrected `gaze`.
+    public var calibrated = false
     /// From capture to result.
     public var latencyMs: Double
     public var label: CameraSpacePoint?
     /// The network's penultimate features: what a feature-based calibration needs.
     public var features: [Float] = []
+    /// The first frame of a pass through a replayed recording (see `Frame.startsRecording`).
+    public var startsRecording = false
+
+    public init(frame: Int, name: String? = nil, captureTime: Double, gaze: CameraSpacePoint, uncalibrated: CameraSpacePoint,
+                calibrated: Bool = false, latencyMs: Double, label: CameraSpacePoint? = nil, features: [Float] = [],
+                startsRecording: Bool = false) {
+        (self.frame, self.name, self.captureTime, self.gaze, self.uncalibrated) = (frame, name, captureTime, gaze, uncalibrated)
+        (self.calibrated, self.latencyMs, self.label, self.features, self.startsRecording) = (calibrated, latencyMs, label, features, startsRecording)
+    }
 }
 
 /// What a tracking run did.
@@ -31,6 +44,17 @@ public struct TrackSummary: Sendable {
     public var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 
     public init() {}
+
+    /// Adds a later run's counts (a camera reconnected mid-session); latencies keep the worse.
+    public mutating func merge(_ s: TrackSummary) {
+        let n = frames + s.frames
+        if let e = s.meanErrorCm { meanErrorCm = ((meanErrorCm ?? 0) * Double(frames) + e * Double(s.frames)) / Double(max(1, n)) }
+        frames = n
+        seconds += s.seconds
+        dropped += s.dropped
+        latencyP50Ms = max(latencyP50Ms, s.latencyP50Ms)
+        latencyP99Ms = max(latencyP99Ms, s.latencyP99Ms)
+    }
 }
 
 /// The live loop: newest frame in, gaze out, one frame at a time.
@@ -38,32 +62,35 @@ public final class Tracker {
     public let model: GazeNet
     public let source: FrameSource
     public var smoothing: (x: OneEuroFilter, y: OneEuroFilter)?
-    /// A user's calibration: the network's output and penultimate features -> corrected gaze.
-    public var correction: ((CameraSpacePoint, [Float]) -> CameraSpacePoint)?
-    nonisolated(unsafe) public static var stopRequested = false
+    /// A user's calibration, applied to the network's output and penultimate features. It must
+    /// have been made with `model` (see `Display.correction`).
+    public var calibration: Calibration?
 
-    public init(model: GazeNet, source: FrameSource, smoothing: OneEuroFilter? = nil) {
+    public init(model: GazeNet, source: FrameSource, smoothing: OneEuroFilter? = nil, calibration: Calibration? = nil) {
         self.model = model
         self.source = source
         self.smoothing = smoothing.map { ($0, $0) }
+        self.calibration = calibration
     }
 
     /// Frames processed so far (also after `run` threw, e.g. on a camera unplugged mid-stream).
     public private(set) var processedFrames = 0
 
-    /// Runs until the source ends, `count` frames, `duration` seconds, or a stop request.
-    public func run(count: Int? = nil, duration: Double? = nil, output: (TrackPoint) throws -> Void) throws -> TrackSummary {
+    /// Runs until the source ends, `count` frames, `duration` seconds, or `cancellation`.
+    /// `calibrationNow`, when given, is asked for the calibration before each frame (a service
+    /// whose user recalibrates while it runs).
+    public func run(count: Int? = nil, duration: Double? = nil, cancellation: Cancellation = Cancellation(),
+                    calibrationNow: (() -> Calibration?)? = nil, output: (TrackPoint) throws -> Void) throws -> TrackSummary {
         var summary = TrackSummary()
         var latencies: [Double] = [], errors: [Double] = []
         let start = MonotonicClock.now()
-        while !Self.stopRequested {
+        while !cancellation.isCancelled {
             if let count, summary.frames >= count { break }
             if let duration, MonotonicClock.now() - start >= duration { break }
             guard let frame = try source.next() else { break }
-            let out = model(try ImageNormalization.pixelBatch([frame.image]))
-            let raw = CameraSpacePoint(xCm: Double(out.gazeCm[flat: 0]), yCm: Double(out.gazeCm[flat: 1]))
-            let features = out.features?.values ?? []
-            var gaze = correction?(raw, features) ?? raw
+            let estimate = try model.estimate([frame.image])[0]
+            let correction = calibrationNow.map { $0() } ?? calibration
+            var gaze = correction?.apply(estimate.point, features: estimate.features) ?? estimate.point
             if var s = smoothing {
                 gaze = CameraSpacePoint(xCm: s.x(gaze.xCm, at: frame.timestamp), yCm: s.y(gaze.yCm, at: frame.timestamp))
                 smoothing = s
@@ -72,7 +99,8 @@ public final class Tracker {
             latencies.append(latency)
             if let label = frame.label { errors.append(gaze.distance(to: label)) }
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
-                                  uncalibrated: raw, latencyMs: latency, label: frame.label, features: features))
+                                  uncalibrated: estimate.point, calibrated: correction != nil, latencyMs: latency, label: frame.label,
+                                  features: estimate.features, startsRecording: frame.startsRecording))
             summary.frames += 1
             processedFrames = summary.frames
         }

@@ -32,7 +32,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Every frame of `selection` (recording by recording, metadata only).
-    public static func frames(of dataset: GazeCaptureDataset, _ selection: FrameSelection) -> (frames: [GazeCaptureFrame], problems: [DatasetProblem]) {
+    public static func frames(of dataset: GazeCaptureDataset, _ selection: FrameSelection) -> (frames: [GazeCaptureFrame], problems: [FileFormatError]) {
         var walk = FrameWalk(dataset, selection)
         var frames: [GazeCaptureFrame] = []
         walk.forEachRecording { _, f in frames += f }

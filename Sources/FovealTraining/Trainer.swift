@@ -2,6 +2,7 @@ import Foundation
 import FovealIO
 import FovealModel
 import FovealTensor
+import FovealEvaluation
 import GazeCapture
 
 /// End-to-end training of a `GazeNet` on a GazeCapture-layout dataset, with per-family validation
@@ -80,7 +81,7 @@ public final class Trainer {
         do {
             try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         } catch {
-            throw DatasetProblem(runDirectory, "cannot create the run folder: \(error.localizedDescription)")
+            throw FileFormatError(runDirectory, "cannot create the run folder: \(error.localizedDescription)")
         }
     }
 
@@ -93,7 +94,7 @@ public final class Trainer {
     public func resume() throws -> Int {
         let file = try SafeTensorsFile(path: lastPath)
         guard let json = file.metadata["config"], try ModelConfig.decode(json: json) == model.config else {
-            throw DatasetProblem(lastPath, "was trained with another model configuration")
+            throw FileFormatError(lastPath, "was trained with another model configuration")
         }
         for p in model.parameters { p.value = try file.tensor(p.name) }
         let state = try SafeTensorsFile(path: optimizerPath)
@@ -113,7 +114,7 @@ public final class Trainer {
     /// Trains; returns true if it ran to the end, false if interrupted (after saving `last`).
     public func run(log: (String) -> Void, progress: (StepProgress) -> Void) throws -> Bool {
         let train = BatchLoader.frames(of: dataset, FrameSelection(split: "train", validOnly: true, limit: options.trainLimit))
-        guard !train.frames.isEmpty else { throw DatasetProblem(dataset.root, "no valid frames in the train split") }
+        guard !train.frames.isEmpty else { throw FileFormatError(dataset.root, "no valid frames in the train split") }
         for p in train.problems { log("skipped \(p)") }
         let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
         if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
@@ -241,14 +242,12 @@ public final class Trainer {
             csv += String(format: "%d,%d,%.5f,%.4f,%.1f,%.1f,%.6g\n", r.epoch, r.steps, r.trainLoss, r.validationMeanCm,
                           r.imagesPerSecond, r.seconds, r.learningRate)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let encoder = JSONOutput.encoder([.prettyPrinted])
         do {
             try csv.write(toFile: logPath, atomically: true, encoding: .utf8)
             try encoder.encode(history).write(to: URL(fileURLWithPath: runDirectory + "/log.json"), options: .atomic)
         } catch {
-            throw DatasetProblem(logPath, "cannot write: \(error.localizedDescription)")
+            throw FileFormatError(logPath, "cannot write: \(error.localizedDescription)")
         }
     }
 }

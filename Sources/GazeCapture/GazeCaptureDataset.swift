@@ -15,14 +15,14 @@ public final class GazeCaptureDataset: Sendable {
     public init(root: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DatasetProblem(root, "not a dataset folder")
+            throw FileFormatError(root, "not a dataset folder")
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         recordingIDs = entries.filter { name in
             var dir: ObjCBool = false
             return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &dir) && dir.boolValue
         }.sorted()
-        guard !recordingIDs.isEmpty else { throw DatasetProblem(root, "no recording folders") }
+        guard !recordingIDs.isEmpty else { throw FileFormatError(root, "no recording folders") }
         self.root = root
     }
 
@@ -37,8 +37,8 @@ public final class GazeCaptureDataset: Sendable {
     }
 
     /// Decodes frames' JPEGs on the engine's workers; each result is the image or what went wrong.
-    public static func decode(_ frames: [GazeCaptureFrame]) -> [Result<RGBImage, DatasetProblem>] {
-        var results = [Result<RGBImage, DatasetProblem>?](repeating: nil, count: frames.count)
+    public static func decode(_ frames: [GazeCaptureFrame]) -> [Result<RGBImage, FileFormatError>] {
+        var results = [Result<RGBImage, FileFormatError>?](repeating: nil, count: frames.count)
         results.withUnsafeMutableBufferPointer { out in
             let slots = UncheckedSendable(out.baseAddress!)
             parallelFor(frames.count) { i in
@@ -46,9 +46,9 @@ public final class GazeCaptureDataset: Sendable {
                 do {
                     slots.value[i] = .success(try RGBImage(contentsOf: path))
                 } catch let error as FileFormatError {
-                    slots.value[i] = .failure(DatasetProblem(path, error.problem))
+                    slots.value[i] = .failure(FileFormatError(path, error.problem))
                 } catch {
-                    slots.value[i] = .failure(DatasetProblem(path, "\(error)"))
+                    slots.value[i] = .failure(FileFormatError(path, "\(error)"))
                 }
             }
         }
@@ -77,22 +77,22 @@ public struct FrameWalk {
     /// Recordings of the selected split, with their info.json frame counts (for progress).
     public let recordings: [(id: String, totalFrames: Int)]
     /// Recordings and files that could not be used, in the order met.
-    public private(set) var problems: [DatasetProblem] = []
+    public private(set) var problems: [FileFormatError] = []
     public private(set) var skippedRecordings = 0
 
     public init(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) {
         self.dataset = dataset
         self.selection = selection
-        var problems: [DatasetProblem] = []
+        var problems: [FileFormatError] = []
         var chosen: [(String, Int)] = []
         for id in dataset.recordingIDs {
             do {
                 let info = try dataset.info(id)
                 if selection.split == nil || info.split == selection.split { chosen.append((id, info.totalFrames)) }
-            } catch let p as DatasetProblem {
+            } catch let p as FileFormatError {
                 problems.append(p)
             } catch {
-                problems.append(DatasetProblem(dataset.root + "/" + id, "\(error)"))
+                problems.append(FileFormatError(dataset.root + "/" + id, "\(error)"))
             }
         }
         recordings = chosen
@@ -109,12 +109,12 @@ public struct FrameWalk {
             let recording: Recording
             do {
                 recording = try dataset.recording(id)
-            } catch let p as DatasetProblem {
+            } catch let p as FileFormatError {
                 problems.append(p)
                 skippedRecordings += 1
                 continue
             } catch {
-                problems.append(DatasetProblem(dataset.root + "/" + id, "\(error)"))
+                problems.append(FileFormatError(dataset.root + "/" + id, "\(error)"))
                 skippedRecordings += 1
                 continue
             }

@@ -1,5 +1,6 @@
 import Foundation
 import FovealGeometry
+import FovealIO
 
 /// A box from GazeCapture's detection files: the face in frame pixels, an eye relative to the
 /// face box's top-left corner.
@@ -60,19 +61,6 @@ public struct Recording: Sendable {
     public let frames: [GazeCaptureFrame]
 }
 
-/// Something in a dataset that could not be used: the file and what is wrong with it.
-public struct DatasetProblem: Error, CustomStringConvertible, Sendable, Equatable {
-    public let path: String
-    public let problem: String
-
-    public init(_ path: String, _ problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-
-    public var description: String { "\(path): \(problem)" }
-}
-
 /// The family GazeCapture reports a device under.
 public func deviceFamily(_ deviceName: String) -> String {
     if deviceName.hasPrefix("iPad") { return "iPad" }
@@ -86,8 +74,8 @@ public func deviceFamily(_ deviceName: String) -> String {
 enum RecordingParser {
     static func load(_ folder: String, id: String) throws -> Recording {
         let info = try object(folder, "info.json")
-        guard let device = info["DeviceName"] as? String else { throw DatasetProblem(folder + "/info.json", "no DeviceName") }
-        guard let split = info["Dataset"] as? String else { throw DatasetProblem(folder + "/info.json", "no Dataset (train/val/test)") }
+        guard let device = info["DeviceName"] as? String else { throw FileFormatError(folder + "/info.json", "no DeviceName") }
+        guard let split = info["Dataset"] as? String else { throw FileFormatError(folder + "/info.json", "no Dataset (train/val/test)") }
         let names = try fileNames(folder)
         let count = names.count
         let face = try boxes(folder, "appleFace.json", count)
@@ -110,11 +98,11 @@ enum RecordingParser {
         frames.reserveCapacity(count)
         for i in 0..<count {
             guard let o = orientation[i].flatMap({ Orientation(rawValue: Int($0)) }) else {
-                throw DatasetProblem(folder + "/screen.json", "Orientation[\(i)] is not 1-4")
+                throw FileFormatError(folder + "/screen.json", "Orientation[\(i)] is not 1-4")
             }
             // A frame without its label cannot be used at all; that is a broken recording.
             guard let xc = xCam[i], let yc = yCam[i] else {
-                throw DatasetProblem(folder + "/dotInfo.json", "XCam/YCam[\(i)] is missing")
+                throw FileFormatError(folder + "/dotInfo.json", "XCam/YCam[\(i)] is missing")
             }
             let dot = Dot(number: Int(dotNumbers[i] ?? -1), xPts: xPts[i] ?? .nan, yPts: yPts[i] ?? .nan,
                           camera: CameraSpacePoint(xCm: xc, yCm: yc), time: time[i] ?? 0)
@@ -129,16 +117,16 @@ enum RecordingParser {
     /// info.json alone: enough to filter by split and estimate progress.
     static func info(_ folder: String) throws -> (split: String, totalFrames: Int, device: String) {
         let info = try object(folder, "info.json")
-        guard let split = info["Dataset"] as? String else { throw DatasetProblem(folder + "/info.json", "no Dataset (train/val/test)") }
+        guard let split = info["Dataset"] as? String else { throw FileFormatError(folder + "/info.json", "no Dataset (train/val/test)") }
         let total = number(info["TotalFrames"]).map { Int($0) } ?? 0
         return (split, total, info["DeviceName"] as? String ?? "")
     }
 
     static func fileNames(_ folder: String) throws -> [String] {
         let path = folder + "/frames.json"
-        guard let names = try parse(path) as? [Any] else { throw DatasetProblem(path, "not a JSON array of file names") }
+        guard let names = try parse(path) as? [Any] else { throw FileFormatError(path, "not a JSON array of file names") }
         return try names.map { name in
-            guard let s = name as? String, !s.contains("/") else { throw DatasetProblem(path, "an entry is not a file name") }
+            guard let s = name as? String, !s.contains("/") else { throw FileFormatError(path, "an entry is not a file name") }
             return s
         }
     }
@@ -157,15 +145,15 @@ enum RecordingParser {
 
     static func object(_ folder: String, _ file: String) throws -> [String: Any] {
         let path = folder + "/" + file
-        guard let o = try parse(path) as? [String: Any] else { throw DatasetProblem(path, "not a JSON object") }
+        guard let o = try parse(path) as? [String: Any] else { throw FileFormatError(path, "not a JSON object") }
         return o
     }
 
     /// An array field of `count` numbers; null, NaN and non-numbers read as nil.
     static func numbers(_ o: [String: Any], _ key: String, _ path: String, _ count: Int) throws -> [Double?] {
-        guard let array = o[key] as? [Any] else { throw DatasetProblem(path, "no array '\(key)'") }
+        guard let array = o[key] as? [Any] else { throw FileFormatError(path, "no array '\(key)'") }
         guard array.count == count else {
-            throw DatasetProblem(path, "'\(key)' has \(array.count) entries, frames.json has \(count)")
+            throw FileFormatError(path, "'\(key)' has \(array.count) entries, frames.json has \(count)")
         }
         return array.map { number($0).flatMap { $0.isFinite ? $0 : nil } }
     }
@@ -182,7 +170,7 @@ enum RecordingParser {
 
     static func parse(_ path: String) throws -> Any {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetProblem(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "missing")
+            throw FileFormatError(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "missing")
         }
         if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return value }
         // Exports written by MATLAB or Python carry bare NaN/Infinity, which JSON does not have.
@@ -192,6 +180,6 @@ enum RecordingParser {
                 .replacingOccurrences(of: "Infinity", with: "null").replacingOccurrences(of: "NaN", with: "null")
             if let value = try? JSONSerialization.jsonObject(with: Data(cleaned.utf8), options: [.fragmentsAllowed]) { return value }
         }
-        throw DatasetProblem(path, "malformed JSON")
+        throw FileFormatError(path, "malformed JSON")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import FovealGeometry
+import FovealIO
 
 /// Writes a recording in GazeCapture's layout: `frames/%05d.jpg` and every JSON file with the
 /// release's field names, one array entry per frame. The reader reads it back unchanged.
@@ -26,7 +27,7 @@ public struct RecordingWriter {
         do {
             try FileManager.default.createDirectory(atPath: folder + "/frames", withIntermediateDirectories: true)
         } catch {
-            throw DatasetProblem(folder, "cannot create: \(error.localizedDescription)")
+            throw FileFormatError(folder, "cannot create: \(error.localizedDescription)")
         }
     }
 
@@ -37,7 +38,7 @@ public struct RecordingWriter {
     public func writeFrame(_ index: Int, jpeg: Data) throws {
         let path = folder + "/frames/" + Self.frameName(index)
         do { try jpeg.write(to: URL(fileURLWithPath: path)) } catch {
-            throw DatasetProblem(path, "cannot write: \(error.localizedDescription)")
+            throw FileFormatError(path, "cannot write: \(error.localizedDescription)")
         }
     }
 
@@ -70,7 +71,7 @@ public struct RecordingWriter {
                 let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
                 try data.write(to: URL(fileURLWithPath: path))
             } catch {
-                throw DatasetProblem(path, "cannot write: \(error.localizedDescription)")
+                throw FileFormatError(path, "cannot write: \(error.localizedDescription)")
             }
         }
     }

@@ -152,7 +152,7 @@ public enum SyntheticDataset {
                     }
                 }
             }
-            if let failure = failures.compactMap({ $0 }).first { throw DatasetProblem(writer.folder, failure) }
+            if let failure = failures.compactMap({ $0 }).first { throw FileFormatError(writer.folder, failure) }
             try writer.writeMetadata(records.map { $0! }, device: plan.device.name, split: plan.split)
             summary.recordings += 1
             summary.frames += plan.frames.count

@@ -34,6 +34,27 @@ import Testing
         #expect(first["screen_px"] is [Double] && first["screen_cm"] is [Double] && first["uncalibrated_cm"] is [Double])
     }
 
+    /// A calibration belongs to the weights it was made with: the list shows the model, and
+    /// tracking under other weights says so and reports uncorrected gaze, marked as such.
+    @Test func aCalibrationUnderOtherWeightsIsNotApplied() throws {
+        let db = try freshStore()
+        #expect(try Run(["calibrate", "--user", "ana", "--screen", "phone", "--source", recording, "--weights", weights, "--db", db]).status == 0)
+        let list = try Run(["calibration", "list", "--json", "--db", db])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        let model = try #require(rows.first?["model"] as? String)
+        #expect(model.count == 16 && rows.allSatisfy { $0["model"] as? String == model && $0["leave_one_out_error_cm"] is Double })
+        let table = try Run(["calibration", "list", "--db", db])
+        #expect(table.stdoutLines.first?.contains("model") == true && table.stdout.contains(String(model.prefix(12))))
+        let same = try Run(["track", "--source", recording, "--weights", weights, "--user", "ana", "--db", db, "--format", "jsonl", "--count", "2"])
+        #expect(same.status == 0 && same.stdout.contains("\"calibrated\":true"), "\(same.stderr)")
+        let other = Fixtures.path("model/depth14.weights.safetensors")
+        let track = try Run(["track", "--source", recording, "--weights", other, "--user", "ana", "--db", db, "--format", "jsonl", "--count", "2"])
+        #expect(track.status == 0, "\(track.stderr)")
+        #expect(track.stderr.contains("was made with model \(model.prefix(12)), not these weights"), "\(track.stderr)")
+        let first = try JSONSerialization.jsonObject(with: Data(track.stdoutLines[0].utf8)) as! [String: Any]
+        #expect(first["calibrated"] as? Bool == false && first["gaze_cm"] as? [Double] == first["uncalibrated_cm"] as? [Double])
+    }
+
     /// SIGKILL at any moment of a session leaves the database consistent with earlier sessions intact;
     /// a tracker reading the store keeps running meanwhile.
     @Test func killedSessionsLoseNothingElse() throws {

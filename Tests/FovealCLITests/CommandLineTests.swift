@@ -111,3 +111,26 @@ import Testing
         #expect(size.status != 0 && size.stderr.contains("--size"))
     }
 }
+
+/// The README is for users: its command index names every subcommand `foveal --help` lists,
+/// and it stays short enough to read (the rest lives in docs/).
+@Suite struct ReadmeIndex {
+    static let repository = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func everySubcommandIsInTheReadmeIndex() throws {
+        let help = try Run(["--help"])
+        #expect(help.status == 0)
+        let section = try #require(help.stdout.components(separatedBy: "SUBCOMMANDS:").last?.components(separatedBy: "See 'foveal help").first)
+        let names = section.split(separator: "\n").compactMap { line -> String? in
+            // A subcommand line starts with two spaces and a name; wrapped abstracts start with more.
+            guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first else { return nil }
+            return name.allSatisfy({ $0.isLetter || $0 == "-" }) ? String(name) : nil
+        }
+        #expect(names.count >= 13 && names.contains("calibrate") && names.contains("serve"), "\(names)")
+        let readme = try String(contentsOfFile: Self.repository + "/README.md", encoding: .utf8)
+        for name in names {
+            #expect(readme.contains("| `foveal \(name)` |"), "the README's command index lacks `foveal \(name)`")
+        }
+        #expect(readme.split(separator: "\n", omittingEmptySubsequences: false).count <= 250)
+    }
+}

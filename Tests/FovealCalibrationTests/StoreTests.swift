@@ -77,14 +77,6 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         samples.append(sample(0, 1, 1, 9, 9))
         #expect(CalibrationFitter.withoutOutliers(samples).count == 5)
     }
-
-    @Test func calibrationDotsAreTheFirstOrEveryOther() {
-        let dots = [3, 4, 7, 8, 9, 12, 15, 20]
-        #expect(CalibratedEvaluation.DotChoice.first.pick(3, of: dots) == [3, 4, 7])
-        #expect(CalibratedEvaluation.DotChoice.spread.pick(3, of: dots) == [3, 7, 9])
-        // More than half: every other dot, then the first of the rest.
-        #expect(CalibratedEvaluation.DotChoice.spread.pick(6, of: dots) == [3, 7, 9, 15, 4, 8])
-    }
 }
 
 @Suite struct Store {
@@ -99,12 +91,12 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         #expect(try db.users().map(\.name) == ["ana"] && db.screens().map(\.name) == ["desk"])
         let samples = (0..<6).map { sample($0 / 2, Double($0), -Double($0), Double($0) + 1, -Double($0)) }
         let fits = CalibrationFitter.fitAll(samples)
-        let stored = try db.saveSession(CalibrationSession(userId: ana.id!, screenId: screen.id!, script: "9-point", camera: "test"),
-                                        samples: samples, fits: fits)
+        let stored = try db.saveSession(StoredSession(userId: ana.id!, screenId: screen.id!, script: "9-point", camera: "test"),
+                                        samples: samples, fits: fits, model: "m1")
         #expect(stored.count == fits.count && stored.filter(\.active).count == 1)
         #expect(try db.samples(session: stored[0].sessionId) == samples)
         let active = try #require(try db.activeCalibration(userId: ana.id!, screenId: screen.id!))
-        #expect(active.calibration == fits[0])
+        #expect(try active.decoded() == fits[0] && active.model == "m1")
         try db.activate(stored.last!.id!)
         #expect(try db.activeCalibration(userId: ana.id!, screenId: screen.id!)?.id == stored.last!.id)
         try db.removeUser("ana")
@@ -140,6 +132,63 @@ func sample(_ target: Int, _ tx: Double, _ ty: Double, _ px: Double, _ py: Doubl
         // A new database opens too.
         let fresh = try CalibrationDatabase(path: Fixtures.temporaryDirectory() + "/new.sqlite")
         #expect(try fresh.users().isEmpty)
+    }
+
+    /// v3 adds the model column: a calibration stored before it survives, marked unknown, and
+    /// is still applied, with a note; the unused userScreen table is gone.
+    @Test func aCalibrationFromBeforeModelIdentitiesMigrates() throws {
+        let path = Fixtures.temporaryDirectory() + "/v2.sqlite"
+        let old = try DatabaseQueue(path: path)
+        try CalibrationDatabase.migrator.migrate(old, upTo: "v2-screen-orientation")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO user (name, createdAt) VALUES ('ana', '2026-01-01')")
+            try db.execute(sql: "INSERT INTO screen (name, family, widthMm, heightMm, widthUnits, heightUnits, unit, cameraXMm, cameraYMm, orientation) VALUES ('desk', 'laptop', 300, 170, 1920, 1080, 'px', 150, -8, 1)")
+            try db.execute(sql: "INSERT INTO calibrationSession (userId, screenId, script, camera, startedAt) VALUES (1, 1, '9-point', 'cam', '2026-01-01')")
+            try db.execute(sql: "INSERT INTO userScreen (userId, screenId) VALUES (1, 1)")
+            try db.execute(sql: "INSERT INTO calibration (sessionId, userId, screenId, method, parameters, leaveOneOutErrorCm, uncalibratedErrorCm, active, createdAt) VALUES (1, 1, 1, 'offset', '[0.5,-1]', 1.0, 2.0, 1, '2026-01-01')")
+        }
+        try old.close()
+        let db = try CalibrationDatabase(path: path)
+        let rows = try db.calibrationRows(user: "ana")
+        #expect(rows.count == 1 && rows[0].model == "" && rows[0].method == "offset" && rows[0].leaveOneOutErrorCm == 1)
+        let reopened = try DatabaseQueue(path: path)
+        #expect(try reopened.read { try $0.tableExists("userScreen") } == false)
+        try reopened.close()
+        let display = try #require(try db.display(user: "ana", screen: nil))
+        let correction = try display.correction(model: "abcdef0123456789", featureCount: 8)
+        #expect(correction.calibration?.parameters == [0.5, -1] && correction.summary.contains("before Foveal recorded models"))
+    }
+
+    /// A calibration belongs to its model: under other weights it is not applied, and the
+    /// message says which model made it.
+    @Test func aCalibrationIsAppliedOnlyToItsOwnModel() throws {
+        let db = try store()
+        let ana = try db.addUser("ana")
+        let screen = try db.addScreen(Screen(name: "desk", geometry: laptop))
+        let samples = (0..<6).map { sample($0 / 2, Double($0), -Double($0), Double($0) + 1, -Double($0)) }
+        try db.saveSession(StoredSession(userId: ana.id!, screenId: screen.id!, script: "9-point", camera: "test"),
+                           samples: samples, fits: CalibrationFitter.fitAll(samples), model: "aaaaaaaaaaaa0001")
+        let display = try #require(try db.display(user: "ana", screen: nil))
+        #expect(try display.correction(model: "aaaaaaaaaaaa0001", featureCount: samples[0].features.count).calibration != nil)
+        let other = try display.correction(model: "bbbbbbbbbbbb0002", featureCount: samples[0].features.count)
+        #expect(other.calibration == nil)
+        #expect(other.summary.contains("was made with model aaaaaaaaaaaa, not these weights (bbbbbbbbbbbb)"), "\(other.summary)")
+    }
+
+    /// A stored row that does not fit its method is refused, naming the row, never applied half-way.
+    @Test func aMalformedStoredCalibrationIsRefused() throws {
+        for (method, parameters, problem) in [("offset", "[1]", "an offset needs 2 parameters, not 1"), ("spline", "[1, 2]", "unknown method 'spline'"),
+                                              ("affine", "not json", "not a JSON array"), ("ridge", "[1, 0, 0, 0, 0, 0, 0]", "feature scale is not positive")] {
+            var row = StoredCalibration(sessionId: 1, userId: 1, screenId: 1,
+                                        Calibration(method: .offset, parameters: [0, 0], leaveOneOutErrorCm: 1, uncalibratedErrorCm: 1),
+                                        active: true, model: "m")
+            row.id = 7
+            row.method = method
+            row.parameters = Data(parameters.utf8)
+            do { _ = try row.decoded(); Issue.record("accepted \(method) \(parameters)") } catch {
+                #expect("\(error)".hasPrefix("calibration 7: ") && "\(error)".contains(problem), "\(error)")
+            }
+        }
     }
 
     @Test func someoneElsesDatabaseIsRefused() throws {

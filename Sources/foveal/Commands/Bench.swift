@@ -53,7 +53,7 @@ extension Foveal {
 
         func run() throws {
             try reportingErrors {
-                BLAS.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                Engine.setUp(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
                 let model = try loadModel()
                 let (width, height) = parseSize(size)!
                 var rng = SplitMix64(seed: 7)
@@ -183,23 +183,9 @@ struct StageClock {
     func meanMs(_ runs: Int) -> [String: Double] { seconds.mapValues { $0 * 1000 / Double(runs) } }
 }
 
-/// Seconds on a monotonic clock.
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-
 /// The process's peak resident set size so far, in MB.
 func peakResidentMB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
-}
-
-/// "640x480" -> (640, 480).
-func parseSize(_ text: String) -> (width: Int, height: Int)? {
-    let parts = text.split(separator: "x").compactMap { Int($0) }
-    guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 <= 8192 }) else { return nil }
-    return (parts[0], parts[1])
-}
-
-func jsonObject(_ text: String) throws -> Any {
-    try JSONSerialization.jsonObject(with: Data(text.utf8))
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FovealIO
 import FovealCapture
 
 extension Foveal {
@@ -11,9 +12,7 @@ extension Foveal {
         func run() throws {
             let cameras = V4L2Camera.list()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                emit(String(decoding: try encoder.encode(cameras), as: UTF8.self))
+                emit(JSONOutput.line(cameras))
                 return
             }
             if cameras.isEmpty { emit("no V4L2 capture devices found under /dev/video*") }

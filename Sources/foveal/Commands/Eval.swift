@@ -4,6 +4,7 @@ import FovealModel
 import FovealTensor
 import FovealCalibration
 import FovealGeometry
+import FovealEvaluation
 import GazeCapture
 
 extension Foveal {
@@ -67,7 +68,7 @@ extension Foveal {
 
         func run() throws {
             try reportingErrors {
-                BLAS.configure()
+                Engine.setUp()
                 let data = try GazeCaptureDataset(root: dataset)
                 let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
                 if let calibrate {

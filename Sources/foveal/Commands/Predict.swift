@@ -27,19 +27,18 @@ extension Foveal {
 
         func run() throws {
             try reportingErrors {
-                BLAS.configure()
+                Engine.setUp()
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 if let dump { try createDirectory(dump) }
                 var failures = 0
                 for (path, stem) in zip(images, outputStems(for: images)) {
                     do {
-                        let frame = try ImageNormalization.pixelBatch([RGBImage(contentsOf: path)])
-                        let output = model(frame)
-                        let (x, y) = (output.gazeCm[flat: 0], output.gazeCm[flat: 1])
+                        let output = model(try ImageNormalization.pixelBatch([RGBImage(contentsOf: path)]))
+                        let gaze = output.estimate(0).point
                         if json {
-                            emit(jsonLine(["image": path, "gaze_cm": [Double(x), Double(y)]]))
+                            emit(jsonLine(["image": path, "gaze_cm": [gaze.xCm, gaze.yCm]]))
                         } else {
-                            emit("\(path): x \(String(format: "%.2f", x)) cm, y \(String(format: "%.2f", y)) cm")
+                            emit("\(path): x \(String(format: "%.2f", gaze.xCm)) cm, y \(String(format: "%.2f", gaze.yCm)) cm")
                         }
                         if let dump { try write(output, for: path, into: "\(dump)/\(stem).safetensors") }
                     } catch {
@@ -60,31 +59,4 @@ extension Foveal {
             try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: file)
         }
     }
-}
-
-/// One output file name (without extension) per input image: its name without the extension, or,
-/// where two inputs share that name (`a/frames/00030.jpg`, `b/frames/00030.jpg`), the path's
-/// folders joined in front of it (`a_frames_00030`), so that no output overwrites another.
-func outputStems(for paths: [String]) -> [String] {
-    let withoutExtensions = paths.map { ($0 as NSString).deletingPathExtension }
-    let stems = withoutExtensions.map { ($0 as NSString).lastPathComponent }
-    let counts = Dictionary(stems.map { ($0, 1) }, uniquingKeysWith: +)
-    return zip(withoutExtensions, stems).map { path, stem in
-        counts[stem, default: 0] > 1 ? path.split(separator: "/").filter { $0 != "." && $0 != ".." }.joined(separator: "_") : stem
-    }
-}
-
-/// Creates a directory (and its parents) or explains why it cannot.
-func createDirectory(_ path: String) throws {
-    do {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    } catch {
-        throw CommandFailure("\(path): cannot create directory: \(error.localizedDescription)")
-    }
-}
-
-/// One compact JSON object, keys sorted, on one line.
-func jsonLine(_ object: [String: Any]) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-    return String(decoding: data, as: UTF8.self)
 }

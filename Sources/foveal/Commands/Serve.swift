@@ -20,13 +20,9 @@ extension Foveal {
                 released, stream clients get close 1001, the database is closed.
                 """)
 
-        @Option(help: "V4L2 camera: a path such as /dev/video0, or an index.") var camera: String?
-        @Option(help: "A recording folder, a folder or glob of images, or a .y4m file, replayed as a camera.") var source: String?
+        @OptionGroup var sources: FrameSourceOptions
         @Flag(help: "Replay --source endlessly.") var loop = false
-        @Option(help: "Frame rate: the camera's, or the replay's (default 30; 0: as fast as the model runs).") var fps: Double?
-        @Option(help: "Camera frame size WIDTHxHEIGHT.") var size: String?
-        @Option(help: "Camera pixel format: RGB3 or YUYV.") var pixelFormat = "RGB3"
-        @Option(help: "Model weights (default: the shipped model).") var weights: String?
+        @OptionGroup var model: ModelOptions
         @Option(help: "Report gaze on this user's screen with their active calibration.") var user: String?
         @Option(help: "The user's screen (default: the screen of their latest calibration).") var screen: String?
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -37,10 +33,7 @@ extension Foveal {
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
-            if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
-            if loop && source == nil { throw ValidationError("--loop replays a --source") }
-            if let fps, !(fps >= 0) { throw ValidationError("--fps must be 0 or more") }
-            if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+            if loop && sources.source == nil { throw ValidationError("--loop replays a --source") }
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
             if clientQueue < 1 { throw ValidationError("--client-queue must be positive") }
             if screen != nil && user == nil { throw ValidationError("--screen needs --user") }
@@ -48,7 +41,7 @@ extension Foveal {
 
         func run() async throws {
             try await reportingErrors {
-                BLAS.configure()
+                Engine.setUp()
                 var configuration = ServiceConfiguration()
                 configuration.host = host
                 configuration.port = port
@@ -56,28 +49,24 @@ extension Foveal {
                 if !configuration.isLoopback && configuration.token == nil {
                     throw CommandFailure("--host \(host) exposes gaze beyond this machine: give --token or set FOVEAL_TOKEN")
                 }
-                let weightsPath = try ShippedModel.resolve(weights)
-                let model = try GazeNet(weightsAt: weightsPath)
+                let weightsPath = try model.path()
+                let net = try GazeNet(weightsAt: weightsPath)
                 configuration.modelPath = weightsPath
-                let c = model.config
+                let c = net.config
                 configuration.modelConfig = "\(c.sampler ? "AlexNet + saliency sampler" : "AlexNet"), task input \(c.taskSize) px"
                     + (c.sampler ? ", saliency input \(c.saliencySize) px" : "")
                 configuration.scriptsDirectory = ShippedModel.find("calibration/9-point.json").map { ($0 as NSString).deletingLastPathComponent }
 
                 let store = try database.open()
-                let display = try loadDisplay(store)
+                let display = try userDisplay(store, user: user, screen: screen, model: net)
                 let opener = sourceOpener()
                 let first = try opener()  // fail now, not in the background, on a missing camera or file
                 let description = first.description
                 first.close()
-                let pipeline = GazePipeline(model: model, sourceDescription: description, replaysRecording: source.map(isRecording) ?? false,
-                                            isCamera: camera != nil, display: display, clientQueue: clientQueue,
-                                            waitForClients: waitForClients, openSource: opener)
+                let pipeline = try GazePipeline(model: net, sourceDescription: description, replaysRecording: sources.replaysRecording,
+                                                isCamera: sources.camera != nil, display: display?.display, clientQueue: clientQueue,
+                                                waitForClients: waitForClients, openSource: opener)
                 let service = GazeService(configuration: configuration, pipeline: pipeline, store: store)
-                if let display {
-                    printError("user \(display.user.name) on screen '\(display.screen.name)': "
-                               + (display.calibration.map { "\($0.method) calibration" } ?? "no calibration yet, uncorrected"))
-                }
                 printError("serving \(description) with \(configuration.modelConfig)")
                 let tokenRequired = configuration.token != nil
                 try await service.run { url in
@@ -91,21 +80,16 @@ extension Foveal {
 
         /// Opens the source afresh each time the pipeline asks (a camera reconnecting, a replay looping).
         func sourceOpener() -> () throws -> FrameSource {
-            let (camera, source, size, pixelFormat, loop) = (camera, source, size, pixelFormat, loop)
+            let (sources, loop) = (sources, loop)
             // A replay plays like a camera at 30 fps unless told otherwise; 0 means unpaced (and,
             // for a camera, its own rate).
-            let rate = (fps ?? (camera == nil ? 30 : nil)).flatMap { $0 > 0 ? $0 : nil }
-            let open = { try openFrameSource(camera: camera, source: source, size: size, fps: rate, pixelFormat: pixelFormat, allFrames: false) }
+            let rate = sources.fps ?? (sources.camera == nil ? Self.replayFramesPerSecond : 0)
+            let open = { try sources.open(fps: rate) }
             guard loop else { return open }
             return { try LoopingSource(open) }
         }
 
-        func loadDisplay(_ store: CalibrationDatabase) throws -> Display? {
-            guard let user else { return nil }
-            guard let display = try store.display(user: user, screen: screen) else {
-                throw CommandFailure("user '\(user)' has no calibration yet: name a screen with --screen")
-            }
-            return display
-        }
+        /// A replay's rate unless --fps says otherwise: a webcam's.
+        static let replayFramesPerSecond = 30.0
     }
 }

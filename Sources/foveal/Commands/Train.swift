@@ -62,7 +62,7 @@ extension Foveal {
 
         func run() throws {
             try reportingErrors {
-                BLAS.configure()
+                Engine.setUp()
                 var modelConfig = try ModelConfig.named(config)
                 if noSampler { modelConfig.sampler = false }
                 let model = try GazeNet(config: modelConfig, seed: seed)

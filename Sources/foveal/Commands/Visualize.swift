@@ -21,7 +21,7 @@ extension Foveal {
 
         func run() throws {
             try reportingErrors {
-                BLAS.configure()
+                Engine.setUp()
                 let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
                 try createDirectory(out)
                 var failures = 0

@@ -1,3 +1,4 @@
+import FovealCalibration
 import FovealGeometry
 import FovealModel
 import GazeCapture

@@ -2,6 +2,7 @@ import Foundation
 import FovealGeometry
 import FovealIO
 import FovealModel
+import GazeCapture
 
 /// Error statistics over frames, in cm (Euclidean distance in camera space).
 public struct ErrorStatistics: Codable, Sendable, Equatable {
@@ -103,7 +104,7 @@ public struct Evaluator {
         var walk = FrameWalk(dataset, selection)
         let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
         var errors: [String: [Double]] = [:]
-        var unreadable: [DatasetProblem] = []
+        var unreadable: [FileFormatError] = []
         var seen = 0, evaluated = 0
         let start = Date()
         try walk.forEachRecording { recording, frames in
@@ -122,10 +123,9 @@ public struct Evaluator {
                     var features: [[Float]?] = Array(repeating: nil, count: group.count)
                     switch predictor {
                     case .model(let model):
-                        let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
-                        gaze = group.indices.map { CameraSpacePoint(xCm: Double(output.gazeCm[flat: 2 * $0]),
-                                                                    yCm: Double(output.gazeCm[flat: 2 * $0 + 1])) }
-                        if wantFeatures, let f = output.features { features = group.indices.map { f.item($0).values } }
+                        let estimates = try model.estimate(group.map(\.1))
+                        gaze = estimates.map(\.point)
+                        if wantFeatures { features = estimates.map(\.features) }
                     case .constant(let point):
                         gaze = Array(repeating: point, count: group.count)
                     case .constantPerFamily(let points):

@@ -1,0 +1,53 @@
+import FovealGeometry
+import FovealIO
+import FovealTensor
+
+/// One frame's answer from the network: the gaze point, and the penultimate features that a
+/// per-user calibration regresses from.
+public struct GazeEstimate: Sendable, Equatable {
+    /// Camera space (GazeCapture's prediction space): cm from the camera, x right, y up.
+    public var point: CameraSpacePoint
+    /// AlexNet's penultimate features (empty when the forward pass did not keep them).
+    public var features: [Float]
+
+    public init(point: CameraSpacePoint, features: [Float]) { (self.point, self.features) = (point, features) }
+}
+
+extension GazeNet.Output {
+    /// Frame `i` of the batch as a camera-space point with its features.
+    public func estimate(_ i: Int) -> GazeEstimate {
+        GazeEstimate(point: CameraSpacePoint(xCm: Double(gazeCm[flat: 2 * i]), yCm: Double(gazeCm[flat: 2 * i + 1])),
+                     features: features.map { $0.item(i).values } ?? [])
+    }
+
+    /// Every frame of the batch, in order.
+    public var estimates: [GazeEstimate] { (0..<gazeCm.shape[0]).map(estimate) }
+}
+
+extension GazeNet {
+    /// The estimates for 8-bit frames of one size: the path every caller takes from pixels to gaze.
+    public func estimate(_ frames: [RGBImage]) throws -> [GazeEstimate] {
+        self(try ImageNormalization.pixelBatch(frames)).estimates
+    }
+
+    /// Which weights these are: a hash of the configuration and of every `state_dict` tensor's
+    /// name, shape and values (64-bit FNV-1a), as 16 hex digits. The same tensors give the same
+    /// identity whatever file they came from; a calibration records it, because a fit on one
+    /// model's features means nothing under another's.
+    public func identity() -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ word: UInt64) {
+            hash = (hash ^ word) &* 0x0000_0100_0000_01b3
+        }
+        for byte in config.json.utf8 { mix(UInt64(byte)) }
+        for p in parameters {
+            for byte in p.name.utf8 { mix(UInt64(byte)) }
+            for d in p.value.shape { mix(UInt64(truncatingIfNeeded: d)) }
+            p.value.withUnsafeBufferPointer { values in
+                for v in values { mix(UInt64(v.bitPattern)) }
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import FovealCalibration
+import FovealCapture
+import FovealModel
+
+/// Where the calibration store is (shared by every command that uses it).
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "The calibration database (default: $FOVEAL_DB, else $XDG_DATA_HOME/foveal/foveal.sqlite).")
+    var db: String?
+
+    func open() throws -> CalibrationDatabase { try CalibrationDatabase(path: db ?? CalibrationDatabase.defaultPath) }
+}
+
+/// The model a command runs (shared by every command that runs one).
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model weights: a .safetensors file with the configuration in its metadata (default: the shipped model, or $FOVEAL_MODEL).")
+    var weights: String?
+
+    /// The weight file's path.
+    func path() throws -> String { try ShippedModel.resolve(weights) }
+
+    func load() throws -> GazeNet { try GazeNet(weightsAt: try path()) }
+}
+
+/// How a camera delivers pixels.
+enum PixelFormat: String, ExpressibleByArgument, CaseIterable {
+    /// libv4l2 converts whatever the camera sends (YUYV, MJPEG, ...) to RGB24.
+    case rgb3 = "RGB3"
+    /// Packed 4:2:2, converted by Foveal.
+    case yuyv = "YUYV"
+}
+
+/// Where frames come from (shared by `track`, `serve` and `calibrate`): a V4L2 camera, or a
+/// recording folder (with its gaze labels), a .y4m file, or a folder or glob of images.
+struct FrameSourceOptions: ParsableArguments {
+    @Option(help: "V4L2 camera: a path such as /dev/video0, or an index.")
+    var camera: String?
+    @Option(help: "A recording folder, a folder or glob of images, or a .y4m file.")
+    var source: String?
+    @Option(help: "Camera frame size WIDTHxHEIGHT (default 640x480 when offered).")
+    var size: String?
+    @Option(help: "Camera pixel format.")
+    var pixelFormat: PixelFormat = .rgb3
+    @Option(help: "Frames per second: the camera's rate; a file source is played in real time at this rate (0: as fast as it is read).")
+    var fps: Double?
+    @Flag(help: "On a camera that disconnects or stalls, reopen it instead of stopping (serve always does).")
+    var reconnect = false
+
+    /// The highest rate a source is asked for: no camera delivers more, and a rate beyond it is a typo.
+    static let maxFramesPerSecond = 1000.0
+
+    func validate() throws {
+        if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
+        if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+        if let fps, !(fps >= 0 && fps <= Self.maxFramesPerSecond) {
+            throw ValidationError("--fps must be 0-\(Int(Self.maxFramesPerSecond))")
+        }
+    }
+
+    /// Whether the source is a GazeCapture recording folder (frames with gaze labels).
+    var replaysRecording: Bool { source.map(isRecording) ?? false }
+
+    /// What `--camera` or `--source` names, opened; a file source is paced at `fps` (nil or 0:
+    /// unpaced). `allFrames`: for a recording, every frame, not only those with face and eyes detected.
+    func open(fps rate: Double? = nil, allFrames: Bool = false) throws -> FrameSource {
+        let rate = (rate ?? fps).flatMap { $0 > 0 ? $0 : nil }
+        if let camera {
+            return try V4L2Camera(camera, size: size.flatMap(parseSize), framesPerSecond: rate, pixelFormat: pixelFormat.rawValue)
+        }
+        guard let path = source else { throw CommandFailure("give --camera or --source") }
+        let file: FrameSource
+        if isRecording(path) {
+            file = try RecordingSource(path, validOnly: !allFrames)
+        } else if path.lowercased().hasSuffix(".y4m") {
+            file = try Y4MSource(path)
+        } else {
+            file = try ImageFolderSource(path)
+        }
+        return rate.map { PacedSource(file, framesPerSecond: $0) } ?? file
+    }
+}
+
+/// A GazeCapture recording folder: it has info.json (and frame labels).
+func isRecording(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        && FileManager.default.fileExists(atPath: path + "/info.json")
+}

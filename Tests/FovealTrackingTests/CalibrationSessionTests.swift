@@ -1,0 +1,107 @@
+import FovealCalibration
+import FovealGeometry
+import FovealTestSupport
+import FovealTracking
+import Testing
+
+/// The calibration session both `foveal calibrate` and the service drive, fed made-up frames:
+/// times are frame times, so every count below is exact.
+@Suite struct CalibrationSessions {
+    let user: User = { var u = User(name: "ana"); u.id = 1; return u }()
+    let screen: Screen = {
+        var s = Screen(name: "desk", geometry: DeviceTable.builtin["Laptop 14in 1920x1080"]!)
+        s.id = 1
+        return s
+    }()
+
+    func point(_ time: Double, label: CameraSpacePoint? = nil, starts: Bool = false) -> TrackPoint {
+        let out = CameraSpacePoint(xCm: time, yCm: -time)
+        return TrackPoint(frame: Int(time * 8), captureTime: time, gaze: out, uncalibrated: out, latencyMs: 1, label: label,
+                          features: [Float(time)], startsRecording: starts)
+    }
+
+    func script(settle: Double, dwell: Double, targets: Int) -> CalibrationScript {
+        CalibrationScript(name: "t", settleSeconds: settle, dwellSeconds: dwell,
+                          targets: (0..<targets).map { i in .init(x: 0.1 + 0.8 * Double(i) / Double(targets), y: 0.5) })
+    }
+
+    @Test func aScriptSettlesThenCollectsItsDwellOnFrameTimes() {
+        let session = CalibrationSession(user: user, screen: screen, targets: .script(script(settle: 0.5, dwell: 1, targets: 2)))
+        var shown: [(Int, Double)] = []
+        // A frame every 0.125 s from t = 8 s.
+        for k in 0..<40 where !session.isComplete {
+            let t = 8 + Double(k) * 0.125
+            if let target = session.observe(point(t)) { shown.append((target.index, t)) }
+        }
+        #expect(shown.map(\.0) == [0, 1] && shown.map(\.1) == [8, 9.625])
+        // Target 0: settle until 8.5, dwell until 9.5 (9 frames); target 1 from 10.125 to 11.125.
+        let times = session.samples.map { Double($0.features[0]) }
+        #expect(session.samples.filter { $0.targetIndex == 0 }.count == 9 && session.samples.filter { $0.targetIndex == 1 }.count == 9)
+        #expect(times.first == 8.5 && times.last == 11.125 && !times.contains(9.625))
+        #expect(session.isComplete)
+        // Each sample's target is the script's target in camera space.
+        let g = screen.geometry, o = screen.screenOrientation
+        let first = g.cameraSpace(script(settle: 0.5, dwell: 1, targets: 2).targets[0].position(on: g, o), o)
+        #expect(session.samples[0].target == first)
+    }
+
+    @Test func aLateShownTargetSettlesFromWhenItWasShown() {
+        let session = CalibrationSession(user: user, screen: screen, targets: .script(script(settle: 0.5, dwell: 1, targets: 2)))
+        _ = session.observe(point(8))
+        session.targetShown(at: 8.25)  // a command took 0.25 s to draw it
+        for k in 1..<12 { _ = session.observe(point(8 + Double(k) * 0.125)) }
+        #expect(session.samples.first.map { Double($0.features[0]) } == 8.75)
+    }
+
+    /// A replay starts at the recording's first frame, however far the replay had got: the
+    /// service (joining a looping replay mid-way) and the CLI (from the start) use the same dots.
+    @Test func aReplayUsesTheSameDotsFromWhereverItJoins() {
+        let dots = [CameraSpacePoint(xCm: 1, yCm: -2), CameraSpacePoint(xCm: -3, yCm: -4), CameraSpacePoint(xCm: 5, yCm: -6),
+                    CameraSpacePoint(xCm: 0, yCm: -9)]
+        // One pass: each dot three frames.
+        func pass(from start: Double) -> [TrackPoint] {
+            (0..<12).map { i in point(start + Double(i) * 0.125, label: dots[i / 3], starts: i == 0) }
+        }
+        let cli = CalibrationSession(user: user, screen: screen, targets: .recordingDots(limit: 3))
+        for p in pass(from: 0) where !cli.isComplete { _ = cli.observe(p) }
+        let service = CalibrationSession(user: user, screen: screen, targets: .recordingDots(limit: 3))
+        // Joins in the middle of a pass (dot 2), then the replay loops.
+        for p in Array(pass(from: 0)[5...]) + pass(from: 10) where !service.isComplete { _ = service.observe(p) }
+        #expect(cli.isComplete && service.isComplete)
+        #expect(cli.shown.map(\.camera) == Array(dots.prefix(3)) && service.shown.map(\.camera) == cli.shown.map(\.camera))
+        #expect(cli.samples.count == 9 && service.samples.count == 9)
+        #expect(cli.samples.map(\.target) == service.samples.map(\.target))
+        // Without a limit: every dot of the recording, complete when it starts over.
+        let all = CalibrationSession(user: user, screen: screen, targets: .recordingDots(limit: nil))
+        for p in pass(from: 0) + pass(from: 2) where !all.isComplete { _ = all.observe(p) }
+        #expect(all.isComplete && all.shown.count == 4 && all.samples.count == 12)
+    }
+
+    @Test func anUnfinishedSessionSaysHowFarItGotAndStoresNothing() throws {
+        let store = try CalibrationDatabase(inMemory: ())
+        let ana = try store.addUser("ana"), desk = try store.addScreen(screen)
+        let session = CalibrationSession(user: ana, screen: desk, targets: .script(script(settle: 0, dwell: 1, targets: 3)))
+        for k in 0..<12 { _ = session.observe(point(Double(k) * 0.125)) }
+        #expect(throws: CalibrationSessionError.self) { try session.finish(store: store, model: "m", scriptName: "t", camera: "c") }
+        do { _ = try session.finish(store: store, model: "m", scriptName: "t", camera: "c") } catch {
+            #expect("\(error)" == "the source ended during target 2 of 3")
+        }
+        #expect(try store.calibrations().isEmpty)
+    }
+
+    @Test func aFinishedSessionIsStoredWithItsModel() throws {
+        let store = try CalibrationDatabase(inMemory: ())
+        let ana = try store.addUser("ana"), desk = try store.addScreen(screen)
+        let session = CalibrationSession(user: ana, screen: desk, targets: .script(script(settle: 0, dwell: 0.5, targets: 5)))
+        var t = 0.0
+        while !session.isComplete {
+            _ = session.observe(point(t))
+            t += 0.125
+        }
+        let result = try session.finish(store: store, model: "0123456789abcdef", scriptName: "t", camera: "c")
+        #expect(result.targets == 5 && result.samples == session.samples.count && result.stored.count == result.fits.count)
+        let rows = try store.calibrationRows(user: "ana")
+        #expect(rows.count == result.fits.count && rows.allSatisfy { $0.model == "0123456789abcdef" })
+        #expect(rows.filter(\.active).count == 1)
+    }
+}
