@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import FovealTensor
 
 /// The gaze regressor y = f_t(g(I, f_s(I_l))): a saliency network looks at a low-resolution copy
@@ -30,6 +35,41 @@ public struct GazeNet: Sendable {
         public var features: Tensor?
     }
 
+    /// How a training forward pass runs (nil: inference).
+    public struct TrainingSettings: Sendable {
+        /// Dropout probability of AlexNet's two dropout layers (0.5 in torchvision; 0 turns them off).
+        public var dropout: Float = 0.5
+        /// Train the saliency path (end to end). When false it runs as at inference (running
+        /// BatchNorm statistics) and gets no gradient: the frozen-saliency variant.
+        public var trainSaliency = true
+        /// The paper's blur warm-up (section 3.3): the resampled image is area-downsampled to this
+        /// side and resized back before the task network sees it.
+        public var blurSide: Int?
+        /// Also return the gradient with respect to the input image (tests; costly at full resolution).
+        public var inputGradient = false
+
+        public init() {}
+    }
+
+    /// What a training forward pass keeps for backward.
+    public struct TrainingCache {
+        let settings: TrainingSettings
+        let image: any GazeNetInput
+        let saliency: SaliencyPathCache?
+        let grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
+        let task: AlexNetRegressor.Cache
+        let squashed: Tensor  // sigmoid of AlexNet's output
+    }
+
+    /// The saliency path's part of a training cache (end to end only).
+    public struct SaliencyPathCache {
+        let features: Tensor
+        let network: SaliencyNetwork.Cache
+        let head: Conv2dLayer.Cache
+        let logitsSize: (Int, Int)
+        let map: Tensor
+    }
+
     public init(config: ModelConfig, parameters p: ParameterReader) throws {
         try config.validate()
         self.config = config
@@ -45,28 +85,65 @@ public struct GazeNet: Sendable {
     /// The parameter called `name`, if the model has it.
     public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
 
-    /// image: (N, 3, H, W) normalised with the ImageNet mean and std, or 8-bit frames
-    /// (see `ImageNormalization`).
-    public func callAsFunction(_ image: some GazeNetInput) -> Output {
-        guard config.sampler else {
-            let j = uniformDownsample(image)
-            let (gaze, features) = headWithFeatures(j)
-            return Output(resampled: j, gazeCm: gaze, features: features)
+    /// image: (N, 3, H, W) normalised with the ImageNet mean and std, or 8-bit frames (see
+    /// `ImageNormalization`). `training` nil is inference; settings make it a training pass that
+    /// returns the cache `backward` needs, with dropout masks drawn from `rng`.
+    public func forward(_ image: some GazeNetInput, training: TrainingSettings?, rng: inout SplitMix64) -> (Output, TrainingCache?) {
+        var map: Tensor?, saliencyCache: SaliencyPathCache?
+        var grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
+        var j: Tensor
+        if config.sampler {
+            let (s, cache) = saliencyMap(image, training: training?.trainSaliency == true)
+            let (g, gridCache) = sampler.gridWithCache(s, outputHeight: config.taskSize, outputWidth: config.taskSize)
+            (map, saliencyCache, grid) = (s, cache, (g, gridCache))
+            j = image.sampled(on: g)
+        } else {
+            j = uniformDownsample(image)
         }
-        let s = saliencyMap(image)
-        let (j, grid) = resample(image, saliency: s)
-        let (gaze, features) = headWithFeatures(j)
-        return Output(saliency: s, grid: grid, resampled: j, gazeCm: gaze, features: features)
+        let resampled = j
+        if let side = training?.blurSide {
+            j = BilinearResize.forward(AdaptiveAvgPool2D.forward(j, outputHeight: side, outputWidth: side),
+                                       outputHeight: config.taskSize, outputWidth: config.taskSize)
+        }
+        let (z, features, taskCache) = task.forward(j, dropout: training?.dropout, rng: &rng)
+        // (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
+        let squashed = Elementwise.sigmoid(z)
+        let range = Float(config.rangeCm)
+        let gaze = Elementwise.map(squashed) { ($0 * 2 - 1) * range }
+        let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features)
+        guard let training, let taskCache else { return (output, nil) }
+        return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
+                                      squashed: squashed))
     }
 
-    /// f_s: the softmax-normalised saliency map (N, 1, 31, 31) of the frame's low-resolution copy.
-    public func saliencyMap(_ image: some GazeNetInput) -> Tensor {
+    /// `forward` as a training pass, whose cache is always kept.
+    public func forward(_ image: some GazeNetInput, training: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
+        let settings: TrainingSettings? = training
+        let (output, cache) = forward(image, training: settings, rng: &rng)
+        guard let cache else { preconditionFailure("a training pass keeps its cache") }
+        return (output, cache)
+    }
+
+    /// Inference: the model's answer for a batch of frames.
+    public func callAsFunction(_ image: some GazeNetInput) -> Output {
+        var unused = SplitMix64(seed: 0)  // inference draws nothing
+        return forward(image, training: nil, rng: &unused).0
+    }
+
+    /// f_s: the softmax-normalised saliency map (N, 1, 31, 31) of the frame's low-resolution
+    /// copy; with `training`, BatchNorm on the batch's statistics and the cache for
+    /// `saliencyBackward`.
+    public func saliencyMap(_ image: some GazeNetInput, training: Bool = false) -> (map: Tensor, cache: SaliencyPathCache?) {
         guard let saliency, let saliencyHead else { preconditionFailure("saliencyMap on a model without sampler") }
         let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
-        let logits = saliencyHead(Elementwise.relu(saliency(low)))
+        let (features, networkCache) = saliency.forward(low, training: training)
+        let (logits, headCache) = saliencyHead.forward(Elementwise.relu(features), keep: training)
         let g = sampler.gridSize
-        let map = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
-        return Softmax.forward(map.reshaped([map.shape[0], g * g])).reshaped([map.shape[0], 1, g, g])
+        let resized = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
+        let map = Softmax.forward(resized.reshaped([resized.shape[0], g * g])).reshaped([resized.shape[0], 1, g, g])
+        guard let networkCache, let headCache else { return (map, nil) }
+        return (map, SaliencyPathCache(features: features, network: networkCache, head: headCache,
+                                       logitsSize: (logits.shape[2], logits.shape[3]), map: map))
     }
 
     /// g(I, S): the frame resampled at the task size on the saliency map's grid.
@@ -81,19 +158,66 @@ public struct GazeNet: Sendable {
     }
 
     /// f_t and the output squashing: (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
-    public func head(_ resampled: Tensor) -> Tensor { headWithFeatures(resampled).gaze }
-
-    /// `head`, also returning AlexNet's penultimate features.
-    public func headWithFeatures(_ resampled: Tensor) -> (gaze: Tensor, features: Tensor) {
+    public func head(_ resampled: Tensor) -> Tensor {
         let range = Float(config.rangeCm)
-        let features = task.embedding(resampled)
-        let gaze = Elementwise.map(task.linear[2](features)) { (1 / (1 + expf(-$0)) * 2 - 1) * range }
-        return (gaze, features)
+        return Elementwise.map(Elementwise.sigmoid(task(resampled))) { ($0 * 2 - 1) * range }
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+    /// Adds d(loss)/d(parameter) to every trained parameter's gradient, given d(loss)/d(gaze_cm)
+    /// (N, 2). Returns d(loss)/d(image) when the settings asked for it.
+    @discardableResult
+    public func backward(_ dGaze: Tensor, _ cache: TrainingCache) -> Tensor? {
+        let settings = cache.settings
+        let range = Float(config.rangeCm)
+        var dz = dGaze
+        dz.withUnsafeMutableBufferPointer { d in
+            for i in 0..<d.count {
+                let s = cache.squashed[flat: i]
+                d[i] *= 2 * range * s * (1 - s)
+            }
+        }
+        let needResampled = settings.inputGradient || (config.sampler && settings.trainSaliency)
+        guard var dj = task.backward(dz, cache.task, inputGradient: needResampled) else { return nil }
+        let (h, w) = (cache.image.frameHeight, cache.image.frameWidth)
+        // The image's own gradient exists only for a tensor input (tests).
+        let imageTensor = settings.inputGradient ? cache.image as? Tensor : nil
+        if let side = settings.blurSide {
+            dj = AdaptiveAvgPool2D.backward(BilinearResize.backward(dj, inputHeight: side, inputWidth: side),
+                                            inputHeight: config.taskSize, inputWidth: config.taskSize)
+        }
+        guard config.sampler, let (grid, gridCache) = cache.grid else {
+            return AdaptiveAvgPool2D.backward(dj, inputHeight: h, inputWidth: w)
+        }
+        var dImage: Tensor?, dGrid: Tensor
+        if let imageTensor {
+            (dImage, dGrid) = GridSample.backward(dj, input: imageTensor, grid: grid, inputGradient: true)
+        } else {
+            dGrid = cache.image.gridGradient(dj, grid: grid)
+        }
+        guard let s = cache.saliency else { return dImage }
+        let g = sampler.gridSize, n = dGaze.shape[0]
+        let dMap = sampler.gridBackward(dGrid, gridCache)
+        let dResized = Softmax.backward(dMap.reshaped([n, g * g]), output: s.map.reshaped([n, g * g])).reshaped([n, 1, g, g])
+        let dLow = saliencyBackward(dResized, s, inputGradient: settings.inputGradient)
+        guard settings.inputGradient, var dx = dImage, let dLow else { return nil }
+        Elementwise.accumulate(&dx, AdaptiveAvgPool2D.backward(dLow, inputHeight: h, inputWidth: w))
+        return dx
+    }
+
+    /// The saliency path's backward from d(loss)/d(the map's logits resized to the grid, before
+    /// the softmax) (N, 1, 31, 31): adds the saliency network's and head's gradients, and
+    /// returns d(loss)/d(the low-resolution input) when asked.
+    @discardableResult
+    public func saliencyBackward(_ dResized: Tensor, _ s: SaliencyPathCache, inputGradient: Bool = false) -> Tensor? {
+        guard let saliency, let saliencyHead else { return nil }
+        let dLogits = BilinearResize.backward(dResized, inputHeight: s.logitsSize.0, inputWidth: s.logitsSize.1)
+        let dFeatures = Elementwise.reluBackward(saliencyHead.backward(dLogits, s.head)!, output: s.features)
+        return saliency.backward(dFeatures, s.network, inputGradient: inputGradient)
+    }
+
+    /// The parameters training updates (not BatchNorm's running statistics).
+    public var trainableParameters: [Parameter] { parameters.filter { $0.role.isTrainable } }
+
+    /// Zeroes every gradient.
+    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+}

@@ -15,18 +15,16 @@ public struct Conv2dLayer: Sendable {
         self.padding = padding
     }
 
-    /// `relu` fuses the ReLU that follows.
-    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        Conv2D.forward(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, relu: relu)
-    }
-
-    /// Forward for training: caches the input (and the output when a ReLU is fused).
+    /// What backward needs: the input, and the output when a ReLU is fused.
     public struct Cache { let input: Tensor, output: Tensor? }
 
-    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
-        let y = self(x, relu: relu)
-        return (y, Cache(input: x, output: relu ? y : nil))
+    /// `relu` fuses the ReLU that follows; `keep` returns the cache for backward.
+    public func forward(_ x: Tensor, relu: Bool = false, keep: Bool) -> (Tensor, Cache?) {
+        let y = Conv2D.forward(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, relu: relu)
+        return (y, keep ? Cache(input: x, output: relu ? y : nil) : nil)
     }
+
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { forward(x, relu: relu, keep: false).0 }
 
     /// Adds the weight and bias gradients; returns the input's gradient if asked.
     @discardableResult
@@ -51,21 +49,22 @@ public struct BatchNormLayer: Sendable {
         runningVar = try p("running_var", [c], .runningVar)
     }
 
-    /// Inference with the running statistics; `relu` fuses the ReLU that follows.
-    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        BatchNorm2D.forwardInference(x, runningMean: runningMean.value, runningVar: runningVar.value,
-                                     weight: weight.value, bias: bias.value, relu: relu)
-    }
-
     public struct Cache { let input: Tensor, statistics: BatchNorm2D.Cache, output: Tensor? }
 
-    /// Training mode: batch statistics, running averages updated.
-    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
+    /// `relu` fuses the ReLU that follows. At inference: the running statistics. In training:
+    /// the batch's statistics, the running averages updated, and the cache for backward.
+    public func forward(_ x: Tensor, relu: Bool = false, training: Bool) -> (Tensor, Cache?) {
+        guard training else {
+            return (BatchNorm2D.forwardInference(x, runningMean: runningMean.value, runningVar: runningVar.value,
+                                                 weight: weight.value, bias: bias.value, relu: relu), nil)
+        }
         var (y, statistics) = BatchNorm2D.forwardTraining(x, runningMean: &runningMean.value, runningVar: &runningVar.value,
                                                           weight: weight.value, bias: bias.value)
         if relu { y = Elementwise.relu(y) }
         return (y, Cache(input: x, statistics: statistics, output: relu ? y : nil))
     }
+
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { forward(x, relu: relu, training: false).0 }
 
     public func backward(_ dy: Tensor, _ cache: Cache) -> Tensor {
         let d = cache.output.map { Elementwise.reluBackward(dy, output: $0) } ?? dy
@@ -86,17 +85,15 @@ public struct LinearLayer: Sendable {
         bias = try p("bias", [cout], .bias(fanIn: cin))
     }
 
-    /// `relu` fuses the ReLU that follows.
-    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        Linear.forward(x, weight: weight.value, bias: bias.value, relu: relu)
-    }
-
     public struct Cache { let input: Tensor, output: Tensor? }
 
-    public func train(_ x: Tensor, relu: Bool = false) -> (Tensor, Cache) {
-        let y = self(x, relu: relu)
-        return (y, Cache(input: x, output: relu ? y : nil))
+    /// `relu` fuses the ReLU that follows; `keep` returns the cache for backward.
+    public func forward(_ x: Tensor, relu: Bool = false, keep: Bool) -> (Tensor, Cache?) {
+        let y = Linear.forward(x, weight: weight.value, bias: bias.value, relu: relu)
+        return (y, keep ? Cache(input: x, output: relu ? y : nil) : nil)
     }
+
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { forward(x, relu: relu, keep: false).0 }
 
     @discardableResult
     public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {

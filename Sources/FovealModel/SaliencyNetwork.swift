@@ -18,63 +18,30 @@ public struct BasicBlock: Sendable {
         }
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let out = bn2(conv2(bn1(conv1(x), relu: true)))
-        let skip = downsample.map { $0.bn($0.conv(x)) } ?? x
-        return Elementwise.add(out, skip, relu: true)
-    }
-}
-
-/// The saliency network f_s: a prefix of ResNet-18 (stem + 1, 2 or 3 stages), named as
-/// torchvision's `resnet18` so that ImageNet weights load by name.
-public struct SaliencyNetwork: Sendable {
-    public var conv1: Conv2dLayer, bn1: BatchNormLayer
-    public var stages: [[BasicBlock]]  // layer1, layer2, ...
-    /// Channels of the output feature map.
-    public let outChannels: Int
-
-    public init(_ p: ParameterReader, depth: Int, width: Int) throws {
-        conv1 = try Conv2dLayer(p.scope("conv1"), in: 3, out: width, kernel: 7, stride: 2, padding: 3, bias: false)
-        bn1 = try BatchNormLayer(p.scope("bn1"), channels: width)
-        let stageCount = [6: 1, 10: 2, 14: 3][depth]!
-        var cin = width
-        stages = []
-        for i in 0..<stageCount {
-            let cout = width << i, layer = p.scope("layer\(i + 1)")
-            stages.append([try BasicBlock(layer.scope("0"), in: cin, out: cout, stride: i == 0 ? 1 : 2),
-                           try BasicBlock(layer.scope("1"), in: cout, out: cout, stride: 1)])
-            cin = cout
-        }
-        outChannels = cin
-    }
-
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = MaxPool2D.forward(bn1(conv1(x), relu: true), kernel: 3, stride: 2, padding: 1)
-        for block in stages.joined() { h = block(h) }
-        return h
-    }
-}
-
-extension BasicBlock {
+    /// What backward needs: each layer's cache and the block's output (for its final ReLU).
     public struct Cache {
         let conv1: Conv2dLayer.Cache, bn1: BatchNormLayer.Cache, conv2: Conv2dLayer.Cache, bn2: BatchNormLayer.Cache
         let downsample: (Conv2dLayer.Cache, BatchNormLayer.Cache)?
         let output: Tensor
     }
 
-    public func train(_ x: Tensor) -> (Tensor, Cache) {
-        let (a, c1) = conv1.train(x)
-        let (b, n1) = bn1.train(a, relu: true)
-        let (c, c2) = conv2.train(b)
-        let (out, n2) = bn2.train(c)
+    /// relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x)). `training`: BatchNorm on the batch's
+    /// statistics, and the cache for backward.
+    public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache?) {
+        let (a, c1) = conv1.forward(x, keep: training)
+        let (b, n1) = bn1.forward(a, relu: true, training: training)
+        let (c, c2) = conv2.forward(b, keep: training)
+        let (out, n2) = bn2.forward(c, training: training)
         var skip = x
         var down: (Conv2dLayer.Cache, BatchNormLayer.Cache)?
         if let downsample {
-            let (d, dc) = downsample.conv.train(x)
-            let (s, dn) = downsample.bn.train(d)
-            (skip, down) = (s, (dc, dn))
+            let (d, dc) = downsample.conv.forward(x, keep: training)
+            let (s, dn) = downsample.bn.forward(d, training: training)
+            skip = s
+            if let dc, let dn { down = (dc, dn) }
         }
         let y = Elementwise.add(out, skip, relu: true)
+        guard let c1, let n1, let c2, let n2 else { return (y, nil) }
         return (y, Cache(conv1: c1, bn1: n1, conv2: c2, bn2: n2, downsample: down, output: y))
     }
 
@@ -94,25 +61,53 @@ extension BasicBlock {
     }
 }
 
-extension SaliencyNetwork {
+/// The saliency network f_s: a prefix of ResNet-18 (stem + 1, 2 or 3 stages), named as
+/// torchvision's `resnet18` so that ImageNet weights load by name.
+public struct SaliencyNetwork: Sendable {
+    public var conv1: Conv2dLayer, bn1: BatchNormLayer
+    public var stages: [[BasicBlock]]  // layer1, layer2, ...
+    /// Channels of the output feature map.
+    public let outChannels: Int
+
+    /// Stages of ResNet-18 that a prefix of each depth keeps (depth = layers with weights).
+    static let stagesForDepth = [6: 1, 10: 2, 14: 3]
+
+    public init(_ p: ParameterReader, depth: Int, width: Int) throws {
+        conv1 = try Conv2dLayer(p.scope("conv1"), in: 3, out: width, kernel: 7, stride: 2, padding: 3, bias: false)
+        bn1 = try BatchNormLayer(p.scope("bn1"), channels: width)
+        guard let stageCount = Self.stagesForDepth[depth] else { throw ModelError.badConfig("depth must be 6, 10 or 14, not \(depth)") }
+        var cin = width
+        stages = []
+        for i in 0..<stageCount {
+            let cout = width << i, layer = p.scope("layer\(i + 1)")
+            stages.append([try BasicBlock(layer.scope("0"), in: cin, out: cout, stride: i == 0 ? 1 : 2),
+                           try BasicBlock(layer.scope("1"), in: cout, out: cout, stride: 1)])
+            cin = cout
+        }
+        outChannels = cin
+    }
+
     public struct Cache {
         let conv1: Conv2dLayer.Cache, bn1: BatchNormLayer.Cache, pooled: Tensor, blocks: [BasicBlock.Cache]
     }
 
-    /// Training forward (BatchNorm with batch statistics).
-    public func train(_ x: Tensor) -> (Tensor, Cache) {
-        let (a, c1) = conv1.train(x)
-        let (b, n1) = bn1.train(a, relu: true)
+    /// (N, 3, S, S) -> (N, C, S/4/2^(stages-1), ...): the stem (7x7 stride 2, max pool) and the
+    /// stages. `training`: BatchNorm on the batch's statistics, and the cache for backward.
+    public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache?) {
+        let (a, c1) = conv1.forward(x, keep: training)
+        let (b, n1) = bn1.forward(a, relu: true, training: training)
         var h = MaxPool2D.forward(b, kernel: 3, stride: 2, padding: 1)
-        let pooledInput = b
         var caches: [BasicBlock.Cache] = []
         for block in stages.joined() {
-            let (y, c) = block.train(h)
-            caches.append(c)
+            let (y, c) = block.forward(h, training: training)
+            if let c { caches.append(c) }
             h = y
         }
-        return (h, Cache(conv1: c1, bn1: n1, pooled: pooledInput, blocks: caches))
+        guard let c1, let n1 else { return (h, nil) }
+        return (h, Cache(conv1: c1, bn1: n1, pooled: b, blocks: caches))
     }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x, training: false).0 }
 
     public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
         var d = dy

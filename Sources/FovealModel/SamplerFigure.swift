@@ -57,7 +57,8 @@ public enum SamplerFigure {
         return out
     }
 
-    /// The frame at the panel size with every 6th row and column of the sampling grid drawn on it.
+    /// The frame at the panel size with the sampling grid drawn on it: 16 or so of its rows and
+    /// columns (every T/16-th of the T x T grid), so the lines stay apart at any task size.
     public static func gridOverlay(_ frame: RGBImage, grid: Tensor, width: Int, height: Int) -> RGBImage {
         var out = RGBImage(width: width, height: height)
         out.blit(frame, x: 0, y: 0, width: width, height: height)

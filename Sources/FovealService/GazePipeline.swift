@@ -41,7 +41,10 @@ public final class GazePipeline: Service, @unchecked Sendable {
     }
 
     public let reports: Broadcast<String>
-    public let frames = Broadcast<TrackPoint>(capacity: 100_000)
+    /// Frames a calibration run may fall behind: far more than a run's whole length (a 60 s
+    /// script at 30 fps is 1,800), so a run never loses a sample to a slow consumer.
+    public let frames = Broadcast<TrackPoint>(capacity: GazePipeline.calibrationQueueFrames)
+    static let calibrationQueueFrames = 100_000
     public let sourceDescription: String
     /// Whether the frames carry gaze labels (a recording): a calibration then uses its dots as targets.
     public let replaysRecording: Bool
@@ -110,14 +113,14 @@ public final class GazePipeline: Service, @unchecked Sendable {
         try? await gracefulShutdown()
         stop.cancel()
         // The camera's poll times out within a couple of seconds; do not hang shutdown beyond that.
-        _ = await Task.detached { [finished] in finished.wait(timeout: .now() + 5) }.value
+        _ = await Task.detached { [finished, shutdownWaitSeconds] in finished.wait(timeout: .now() + shutdownWaitSeconds) }.value
         state.withLock { if $0.phase == .running || $0.phase == .waiting { $0.phase = .stopped } }
         reports.finish()
         frames.finish()
     }
 
     private func loop() {
-        while waitForClients > 0 && reports.subscriberCount < waitForClients && !stop.isCancelled { usleep(10_000) }
+        while waitForClients > 0 && reports.subscriberCount < waitForClients && !stop.isCancelled { usleep(clientPollMicroseconds) }
         while !stop.isCancelled {
             do {
                 let source = try openSource()
@@ -134,13 +137,20 @@ public final class GazePipeline: Service, @unchecked Sendable {
                 state.withLock { $0.phase = .failed; $0.error = "\(error)" }
                 // A camera may come back (unplugged, busy); a file will not.
                 guard isCamera else { return }
-                for _ in 0..<cameraRetryWaitSteps where !stop.isCancelled { usleep(100_000) }
+                for _ in 0..<cameraRetryWaitSteps where !stop.isCancelled { usleep(cameraRetryWaitMicroseconds) }
             }
         }
     }
 
-    /// A camera that failed is reopened after this many 100 ms waits (2 s), stopping early on shutdown.
+    /// A camera that failed is reopened after 20 waits of 100 ms (2 s), cut short by shutdown.
     private let cameraRetryWaitSteps = 20
+    private let cameraRetryWaitMicroseconds: useconds_t = 100_000
+    /// How long shutdown waits for the pipeline thread: a camera's poll times out within 2 s.
+    private let shutdownWaitSeconds = 5.0
+    /// Frames over which `/v1/health` measures fps.
+    private let fpsWindowFrames = 60
+    /// How often the pipeline looks for its first stream clients (`waitForClients`).
+    private let clientPollMicroseconds: useconds_t = 10_000
 
     private func publish(_ point: TrackPoint) {
         let screen = state.withLock { $0.display.map { ($0.screen.geometry, $0.screen.screenOrientation) } }
@@ -149,7 +159,7 @@ public final class GazePipeline: Service, @unchecked Sendable {
             s.frames += 1
             s.latest = line
             s.recentTimes.append(MonotonicClock.now())
-            if s.recentTimes.count > 60 { s.recentTimes.removeFirst(s.recentTimes.count - 60) }
+            if s.recentTimes.count > fpsWindowFrames { s.recentTimes.removeFirst(s.recentTimes.count - fpsWindowFrames) }
         }
         reports.publish(line)
         frames.publish(point)

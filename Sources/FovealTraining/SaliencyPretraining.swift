@@ -39,13 +39,10 @@ public struct SaliencyPretraining {
     /// Returns the mean KL divergence and the mean share of the map's mass on the eye boxes.
     public func step(_ model: GazeNet, images: some GazeNetInput, targets: Tensor, frames: [GazeCaptureFrame],
                      width: Int, height: Int) -> (kl: Double, eyeMass: Double) {
-        guard let saliency = model.saliency, let head = model.saliencyHead else { return (0, 0) }
+        guard model.config.sampler else { return (0, 0) }
         let n = images.batchSize, g = model.sampler.gridSize
-        let low = images.areaAveraged(height: model.config.saliencySize, width: model.config.saliencySize)
-        let (features, networkCache) = saliency.train(low)
-        let (logits, headCache) = head.train(Elementwise.relu(features))
-        let resized = BilinearResize.forward(logits, outputHeight: g, outputWidth: g)
-        let p = Softmax.forward(resized.reshaped([n, g * g]))
+        let (p, path) = model.saliencyMap(images, training: true)
+        guard let path else { return (0, 0) }
         var kl = 0.0, mass = 0.0
         // d KL(t || softmax(z)) / dz = softmax(z) - t, averaged over the batch.
         var dz = Tensor(zeros: [n, 1, g, g])
@@ -57,9 +54,7 @@ public struct SaliencyPretraining {
             }
             mass += eyeMass(p.item(b).reshaped([1, 1, g, g]), frames[b], width: width, height: height)
         }
-        let dLogits = BilinearResize.backward(dz, inputHeight: logits.shape[2], inputWidth: logits.shape[3])
-        let dFeatures = Elementwise.reluBackward(head.backward(dLogits, headCache)!, output: features)
-        saliency.backward(dFeatures, networkCache, inputGradient: false)
+        model.saliencyBackward(dz, path)
         return (kl / Double(n), mass / Double(n))
     }
 

@@ -44,6 +44,13 @@ public final class Trainer {
 
     public enum ScheduleKind: String, Sendable, CaseIterable { case constant, step, cosine }
 
+    /// The step schedule divides the rate by 10 at each third of the run.
+    static let stepScheduleDrops = 3
+    static let stepScheduleFactor: Float = 0.1
+    /// Dropout and blur draw from their own stream, apart from initialisation's and the
+    /// loader's (which use the seed itself), so changing one does not move the others.
+    static let dropoutStreamOffset: UInt64 = 77
+
     /// One epoch's line of the log.
     public struct EpochRecord: Codable, Sendable {
         public var epoch: Int
@@ -71,9 +78,6 @@ public final class Trainer {
     var startEpoch = 0
     var globalStep = 0
     var bestValidation = Double.infinity
-
-    /// Set from a signal handler: the loop saves `last` and returns at the next batch boundary.
-    nonisolated(unsafe) public static var interruptRequested = false
 
     public init(model: GazeNet, dataset: GazeCaptureDataset, options: Options, runDirectory: String) throws {
         (self.model, self.dataset, self.options, self.runDirectory) = (model, dataset, options, runDirectory)
@@ -111,8 +115,9 @@ public final class Trainer {
         return startEpoch
     }
 
-    /// Trains; returns true if it ran to the end, false if interrupted (after saving `last`).
-    public func run(log: (String) -> Void, progress: (StepProgress) -> Void) throws -> Bool {
+    /// Trains; returns true if it ran to the end, false if `cancellation` stopped it (then
+    /// `last` is saved at the next batch boundary first).
+    public func run(cancellation: Cancellation = Cancellation(), log: (String) -> Void, progress: (StepProgress) -> Void) throws -> Bool {
         let train = BatchLoader.frames(of: dataset, FrameSelection(split: "train", validOnly: true, limit: options.trainLimit))
         guard !train.frames.isEmpty else { throw FileFormatError(dataset.root, "no valid frames in the train split") }
         for p in train.problems { log("skipped \(p)") }
@@ -131,20 +136,20 @@ public final class Trainer {
         settings.dropout = options.dropout
         settings.trainSaliency = model.config.sampler && saliencyRate > 0
         let trainable = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
-        var rng = SplitMix64(seed: options.seed &+ 77 &+ UInt64(startEpoch))
+        var rng = SplitMix64(seed: options.seed &+ Self.dropoutStreamOffset &+ UInt64(startEpoch))
         for epoch in startEpoch..<options.epochs {
             let start = Date()
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var rate: Float = 0
             for batch in loader.batches(epoch: epoch, augment: options.augment, mirror: options.mirror) {
-                if Self.interruptRequested {
+                if cancellation.isCancelled {
                     try saveLast(epoch: epoch)
                     log("interrupted: saved \(lastPath) (resumes at epoch \(epoch + 1) with --resume)")
                     return false
                 }
                 let schedule: LearningRateSchedule = switch options.schedule {
                 case .constant: .constant
-                case .step: .step(every: max(1, totalSteps / 3), factor: 0.1)
+                case .step: .step(every: max(1, totalSteps / Self.stepScheduleDrops), factor: Self.stepScheduleFactor)
                 case .cosine: .cosine(total: totalSteps)
                 }
                 rate = schedule.rate(options.learningRate, step: globalStep)
@@ -152,7 +157,7 @@ public final class Trainer {
                 settings.blurSide = epoch < options.blurEpochs
                     ? Int(rng.uniform(Float(model.config.taskSize) / 4, Float(model.config.taskSize) + 1)) : nil
                 model.zeroGradients()
-                let (output, cache) = model.trainForward(batch.images, settings, rng: &rng)
+                let (output, cache) = model.forward(batch.images, training: settings, rng: &rng)
                 let (loss, dSquared) = meanSquaredError(output.gazeCm, batch.targets)
                 var dGaze = dSquared
                 if options.pairLossWeight > 0 {

@@ -17,7 +17,7 @@ import Testing
         settings.dropout = 0
         settings.inputGradient = true
         var rng = SplitMix64(seed: 1)
-        let (out, cache) = model.trainForward(image, settings, rng: &rng)
+        let (out, cache) = model.forward(image, training: settings, rng: &rng)
         let n = out.gazeCm.shape[0]
         // loss = mean over the 2N outputs of (gaze - target)^2
         var dGaze = out.gazeCm, loss: Float = 0

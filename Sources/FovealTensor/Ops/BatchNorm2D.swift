@@ -124,18 +124,4 @@ extension BatchNorm2D {
         }
         return (dInput, dWeight, dBias)
     }
-
-    /// Inference-mode backward (running statistics are constants): dx = dy * weight / sqrt(var + eps).
-    public static func backwardInference(_ dOutput: Tensor, runningVar: Tensor, weight: Tensor) -> Tensor {
-        let (n, c) = (dOutput.shape[0], dOutput.shape[1])
-        let plane = dOutput.count / max(1, n * c)
-        var dInput = dOutput
-        dInput.withUnsafeMutableBufferPointer { d in
-            for nc in 0..<(n * c) {
-                let s = weight[flat: nc % c] / (runningVar[flat: nc % c] + epsilon).squareRoot()
-                for i in 0..<plane { d[nc * plane + i] *= s }
-            }
-        }
-        return dInput
-    }
 }

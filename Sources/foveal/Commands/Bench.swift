@@ -116,7 +116,7 @@ extension Foveal {
             func step() {
                 var t = now()
                 model.zeroGradients()
-                let (output, cache) = model.trainForward(frames, settings, rng: &rng)
+                let (output, cache) = model.forward(frames, training: settings, rng: &rng)
                 let (_, dGaze) = meanSquaredError(output.gazeCm, targets)
                 forward += now() - t; t = now()
                 model.backward(dGaze, cache)
@@ -168,7 +168,7 @@ struct StageClock {
         lap("normalise")
         let j: Tensor
         if model.config.sampler {
-            let s = model.saliencyMap(image)
+            let s = model.saliencyMap(image).map
             lap("saliency")
             j = model.resample(image, saliency: s).resampled
         } else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FovealIO
 import FovealModel
 import FovealTensor
 import FovealCalibration
@@ -19,18 +20,25 @@ extension Foveal {
                 """)
 
         enum FrameChoice: String, ExpressibleByArgument, CaseIterable { case valid, all }
+        /// A constant predictor instead of a model (the baselines of the paper's Table 1).
+        enum Baseline: String, ExpressibleByArgument, CaseIterable {
+            /// The train split's mean label.
+            case mean
+            /// Each device family's mean train label.
+            case familyMean = "family-mean"
+        }
+        enum Split: String, ExpressibleByArgument, CaseIterable { case train, val, test, all }
 
         @Option(help: "Dataset folder (GazeCapture layout).")
         var dataset: String
 
-        @Option(help: "Model weights (default: the shipped model).")
-        var weights: String?
+        @OptionGroup var model: ModelOptions
 
         @Option(help: "Instead of a model, a constant baseline: 'mean' predicts the train split's mean label, 'family-mean' each family's.")
-        var baseline: String?
+        var baseline: Baseline?
 
-        @Option(help: "Split: train, val, test or all.")
-        var split = "test"
+        @Option(help: "Split.")
+        var split: Split = .test
 
         @Option(help: "Which frames: valid (face, eyes and face grid detected) or all.")
         var frames: FrameChoice = .valid
@@ -62,30 +70,32 @@ extension Foveal {
             if predictions != nil && calibrate != nil { throw ValidationError("--predictions writes uncalibrated predictions: leave out --calibrate") }
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if batch < 1 { throw ValidationError("--batch must be positive") }
-            if weights != nil && baseline != nil { throw ValidationError("give --weights or --baseline, not both") }
-            if let baseline, !["mean", "family-mean"].contains(baseline) { throw ValidationError("--baseline takes 'mean' or 'family-mean'") }
+            if model.weights != nil && baseline != nil { throw ValidationError("give --weights or --baseline, not both") }
         }
 
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
                 let data = try GazeCaptureDataset(root: dataset)
-                let selection = FrameSelection(split: split == "all" ? nil : split, validOnly: frames == .valid, limit: limit)
+                let selection = FrameSelection(split: split == .all ? nil : split.rawValue, validOnly: frames == .valid, limit: limit)
                 if let calibrate {
                     guard baseline == nil else { throw CommandFailure("--calibrate needs a model, not --baseline") }
-                    try evaluateWithCalibration(try GazeNet(weightsAt: try ShippedModel.resolve(weights)), data, selection, dots: calibrate)
+                    try evaluateWithCalibration(try model.load(), data, selection, dots: calibrate)
                     return
                 }
                 var evaluator: Evaluator
                 if baseline == nil {
-                    evaluator = Evaluator(model: try GazeNet(weightsAt: try ShippedModel.resolve(weights)))
+                    evaluator = Evaluator(model: try model.load())
                 } else {
-                    let means = Evaluator.meanLabels(data, perFamily: baseline == "family-mean")
+                    let means = Evaluator.meanLabels(data, perFamily: baseline == .familyMean)
                     guard !means.isEmpty else { throw CommandFailure("\(dataset): no valid train frames for the mean label") }
                     for (family, m) in means.sorted(by: { $0.key < $1.key }) {
                         printError(String(format: "baseline: mean train label of %@: (%.3f, %.3f) cm", family, m.xCm, m.yCm))
                     }
-                    evaluator = Evaluator(predictor: baseline == "family-mean" ? .constantPerFamily(means) : .constant(means["all"]!))
+                    guard let predictor: Evaluator.Predictor = baseline == .familyMean ? .constantPerFamily(means) : means["all"].map(Evaluator.Predictor.constant) else {
+                        throw CommandFailure("\(dataset): no valid train frames for the mean label")
+                    }
+                    evaluator = Evaluator(predictor: predictor)
                 }
                 evaluator.batchSize = batch
                 let perFrame = try predictions.map { try PredictionWriter(path: $0) }
@@ -101,7 +111,7 @@ extension Foveal {
                 for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
                 if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
                 if json {
-                    emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
+                    emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 } else {
                     emit("dataset \(dataset), split \(report.split), \(report.frameSelection) frames")
                     emit("family     frames   mean cm  median cm   std cm")
@@ -113,15 +123,15 @@ extension Foveal {
                                 report.overall.frames, report.seconds, report.framesPerSecond,
                                 report.skippedFrames, report.skippedRecordings))
                 }
-                if report.overall.frames == 0 { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split)'") }
+                if report.overall.frames == 0 { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split.rawValue)'") }
             }
         }
     
-        private func evaluateWithCalibration(_ model: GazeNet, _ data: GazeCaptureDataset, _ selection: FrameSelection, dots: Int) throws {
+        private func evaluateWithCalibration(_ net: GazeNet, _ data: GazeCaptureDataset, _ selection: FrameSelection, dots: Int) throws {
             guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
-            let report = try CalibratedEvaluation(model: model, dots: dots, choice: calibrationDots ?? .first).run(data, selection)
+            let report = try CalibratedEvaluation(model: net, dots: dots, choice: calibrationDots ?? .first).run(data, selection)
             if json {
-                emit(String(decoding: try reportEncoder([.sortedKeys]).encode(report), as: UTF8.self))
+                emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 return
             }
             emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(report.dotChoice.inWords) in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
@@ -140,7 +150,7 @@ extension Foveal {
 private final class PredictionWriter {
     let path: String
     let handle: FileHandle
-    private let encoder = reportEncoder([])
+    private let encoder = JSONOutput.encoder()
     private var buffer = Data()
     private var failure: Error?
 
@@ -184,15 +194,6 @@ private final class PredictionWriter {
         try? handle.close()
         if let failure { throw CommandFailure("\(path): cannot write the predictions: \(failure.localizedDescription)") }
     }
-}
-
-/// JSON for eval's reports and prediction rows: non-finite numbers (an empty family's statistics,
-/// a diverged model) as strings rather than a failed encoding.
-private func reportEncoder(_ formatting: JSONEncoder.OutputFormatting) -> JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = formatting.union(.withoutEscapingSlashes)
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return encoder
 }
 
 extension CalibratedEvaluation.DotChoice: ExpressibleByArgument {}

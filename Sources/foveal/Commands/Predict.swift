@@ -9,8 +9,7 @@ extension Foveal {
         static let configuration = CommandConfiguration(
             abstract: "Predict the gaze point (camera-space cm) for each image.")
 
-        @Option(help: "Model weights (.safetensors with the configuration in its metadata; default: the shipped model).")
-        var weights: String?
+        @OptionGroup var weights: ModelOptions
 
         @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}.")
         var json = false
@@ -28,7 +27,7 @@ extension Foveal {
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
-                let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
+                let model = try weights.load()
                 if let dump { try createDirectory(dump) }
                 var failures = 0
                 for (path, stem) in zip(images, outputStems(for: images)) {

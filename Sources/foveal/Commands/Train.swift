@@ -28,12 +28,12 @@ extension Foveal {
         @Option(help: "Frames per batch.") var batch = 64
         @Option(help: "Learning rate.") var lr: Float = 1e-3
         @Option(help: "Learning rate of the saliency path (0 = frozen; default: --lr).") var saliencyLr: Float?
-        @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer = "adam"
-        @Option(help: "Learning-rate schedule: cosine, step or constant.") var schedule = "cosine"
+        @Option(help: "Optimizer (sgd: momentum 0.9).") var optimizer: Optimizer.Kind = .adam
+        @Option(help: "Learning-rate schedule.") var schedule: Trainer.ScheduleKind = .cosine
         @Option(help: "Weight decay.") var weightDecay: Float = 0
         @Option(help: "Clip the global gradient norm to this.") var clip: Float = 10
         @Option(help: "Epochs of the paper's blur warm-up (section 3.3).") var blurEpochs = 0
-        @Option(help: "Saliency start: 'eyes' pretrains the saliency network on the eye boxes.") var pretrainSaliency: String?
+        @Option(help: "Saliency start: 'eyes' pretrains the saliency network on the eye boxes.") var pretrainSaliency: SaliencyStart?
         @Option(help: "Steps of saliency pretraining.") var pretrainSteps = 375
         @Option(help: "Load any tensors of this file whose names and shapes fit (e.g. ImageNet weights).") var initFrom: String?
         @Option(help: "Prefix for --init-from names ('saliency.' for a bare ResNet-18, 'task.' for AlexNet).") var initPrefix = ""
@@ -53,9 +53,6 @@ extension Foveal {
             if !(lr > 0) { throw ValidationError("--lr must be positive") }
             if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
             if let saliencyLr, saliencyLr < 0 { throw ValidationError("--saliency-lr must be 0 or more") }
-            if Optimizer.Kind(rawValue: optimizer) == nil { throw ValidationError("--optimizer must be adam or sgd") }
-            if Trainer.ScheduleKind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant") }
-            if let p = pretrainSaliency, p != "eyes" { throw ValidationError("--pretrain-saliency takes 'eyes'") }
             if !(pairLoss >= 0) { throw ValidationError("--pair-loss must be 0 or more") }
             if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
         }
@@ -74,12 +71,12 @@ extension Foveal {
                 options.batchSize = batch
                 options.learningRate = lr
                 options.saliencyLearningRate = saliencyLr
-                options.optimizer = Optimizer.Kind(rawValue: optimizer)!
-                options.schedule = Trainer.ScheduleKind(rawValue: schedule)!
+                options.optimizer = optimizer
+                options.schedule = schedule
                 options.weightDecay = weightDecay
                 options.clipNorm = clip
                 options.blurEpochs = blurEpochs
-                options.pretrainSaliencySteps = pretrainSaliency == "eyes" ? pretrainSteps : 0
+                options.pretrainSaliencySteps = pretrainSaliency == .eyes ? pretrainSteps : 0
                 options.seed = seed
                 options.trainLimit = limit
                 options.validationLimit = validationLimit
@@ -89,10 +86,9 @@ extension Foveal {
                 options.pairLossWeight = pairLoss
                 let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
                 if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
-                signal(SIGINT) { _ in Trainer.interruptRequested = true }
-                signal(SIGTERM) { _ in Trainer.interruptRequested = true }
+                stopOnSignals()
                 let bar = ProgressBar(label: "train")
-                let finished = try trainer.run(log: { line in bar.finish(); emit(line) }, progress: { p in
+                let finished = try trainer.run(cancellation: interruption, log: { line in bar.finish(); emit(line) }, progress: { p in
                     bar.update(done: p.batch, total: p.batches, unit: "batches",
                                extra: String(format: "epoch %d/%d loss %.3f %.0f img/s", p.epoch, p.epochs, p.loss, p.imagesPerSecond))
                 })
@@ -102,3 +98,12 @@ extension Foveal {
         }
     }
 }
+
+/// How the saliency network starts before the gaze training.
+enum SaliencyStart: String, ExpressibleByArgument, CaseIterable {
+    /// Trained alone to put its mass on the annotated eye boxes.
+    case eyes
+}
+
+extension Optimizer.Kind: ExpressibleByArgument {}
+extension Trainer.ScheduleKind: ExpressibleByArgument {}

@@ -9,7 +9,7 @@ extension Foveal {
         static let configuration = CommandConfiguration(
             abstract: "Draw the paper's Fig. 4 for each image: input, saliency map, sampling grid, resampled image.")
 
-        @Option(help: "Model weights (default: the shipped model).") var weights: String?
+        @OptionGroup var weights: ModelOptions
         @Option(help: "Output folder for <image name>.png (the path joined with _ where two images share a name).") var out: String
         @Option(help: "Panel height in pixels.") var height = 320
         @Argument(help: "PNG or JPEG images.") var images: [String]
@@ -22,7 +22,7 @@ extension Foveal {
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
-                let model = try GazeNet(weightsAt: try ShippedModel.resolve(weights))
+                let model = try weights.load()
                 try createDirectory(out)
                 var failures = 0
                 for (path, stem) in zip(images, outputStems(for: images)) {
