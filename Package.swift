@@ -26,15 +26,17 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // A frame's journey, from the bottom up: tensors, files, geometry, the network; the dataset
         // format and the frame sources; the store; evaluation and training above dataset and model;
         // the live loop and calibration session above capture, model and store; the service; the CLI.
         .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc"]),
-        .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG"]),
+        .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG", "CZlib"]),
         .target(name: "FovealGeometry"),
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO", "FovealGeometry"]),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealIO", "FovealTensor"]),
+        .target(name: "MPIIFaceGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
         .target(name: "FovealCalibration", dependencies: ["FovealGeometry", .product(name: "GRDB", package: "GRDB.swift")]),
@@ -52,7 +54,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], resources: [.embedInCode("Page/index.html")]),
         .executableTarget(name: "foveal", dependencies: [
-            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "SyntheticGaze", "FovealEvaluation",
+            "FovealModel", "FovealIO", "FovealTensor", "FovealGeometry", "GazeCapture", "MPIIFaceGaze", "SyntheticGaze", "FovealEvaluation",
             "FovealTraining", "FovealCapture", "FovealTracking", "FovealCalibration", "FovealService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "FovealModelTests", dependencies: ["FovealModel", "FovealIO", "FovealTestSupport"]),
         .testTarget(name: "FovealGeometryTests", dependencies: ["FovealGeometry", "FovealTestSupport"]),
         .testTarget(name: "GazeCaptureTests", dependencies: ["GazeCapture", "SyntheticGaze", "FovealTestSupport"]),
+        .testTarget(name: "MPIIFaceGazeTests", dependencies: ["MPIIFaceGaze", "GazeCapture", "FovealIO", "FovealGeometry", "FovealTestSupport"]),
         .testTarget(name: "FovealEvaluationTests", dependencies: ["FovealEvaluation", "FovealModel", "GazeCapture", "FovealTestSupport"]),
         .testTarget(name: "FovealTrainingTests", dependencies: ["FovealTraining", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),

@@ -40,16 +40,22 @@ public struct CalibratedEvaluation {
         public var calibrated: [String: ErrorStatistics]
         /// How often each method was the better one by leave-one-target-out error.
         public var methodsChosen: [String: Int]
+        /// The same in degrees, where the dataset knows the 3-D geometry (see `angularError`).
+        public var uncalibratedDegrees: [String: AngularStatistics]?
+        public var calibratedDegrees: [String: AngularStatistics]?
 
         enum CodingKeys: String, CodingKey {
             case calibrationDots = "calibration_dots", dotChoice = "dot_choice", recordings, skippedRecordings = "skipped_recordings"
             case uncalibrated, calibrated, methodsChosen = "methods_chosen"
+            case uncalibratedDegrees = "uncalibrated_degrees", calibratedDegrees = "calibrated_degrees"
         }
     }
 
     public let model: GazeNet
     public let dots: Int
     public let choice: DotChoice
+    /// A frame's angular error in degrees for a prediction, where the dataset can tell (MPIIFaceGaze).
+    public var angularError: ((GazeCaptureFrame, CameraSpacePoint) -> Double?)?
 
     public init(model: GazeNet, dots: Int, choice: DotChoice = .first) { (self.model, self.dots, self.choice) = (model, dots, choice) }
 
@@ -59,6 +65,7 @@ public struct CalibratedEvaluation {
             perRecording[frame.recordingID, default: []].append((frame, predicted, features ?? []))
         })
         var before: [String: [Double]] = [:], after: [String: [Double]] = [:]
+        var beforeDegrees: [String: [Double]] = [:], afterDegrees: [String: [Double]] = [:]
         var chosen: [String: Int] = [:]
         var used = 0, skipped = 0
         for (_, frames) in perRecording.sorted(by: { $0.key < $1.key }) {
@@ -74,14 +81,24 @@ public struct CalibratedEvaluation {
             chosen[best?.method.rawValue ?? "none", default: 0] += 1
             used += 1
             for (frame, predicted, features) in frames where !calibrationDots.contains(frame.dot.number) {
+                let corrected = best?.apply(predicted, features: features) ?? predicted
                 before[frame.family, default: []].append(predicted.distance(to: frame.gaze))
-                after[frame.family, default: []].append((best?.apply(predicted, features: features) ?? predicted).distance(to: frame.gaze))
+                after[frame.family, default: []].append(corrected.distance(to: frame.gaze))
+                if let angularError, let b = angularError(frame, predicted), let a = angularError(frame, corrected) {
+                    beforeDegrees[frame.family, default: []].append(b)
+                    afterDegrees[frame.family, default: []].append(a)
+                }
             }
         }
         var uncalibrated = before.mapValues(ErrorStatistics.init), calibrated = after.mapValues(ErrorStatistics.init)
         uncalibrated["all"] = ErrorStatistics(before.values.flatMap { $0 })
         calibrated["all"] = ErrorStatistics(after.values.flatMap { $0 })
-        return Report(calibrationDots: dots, dotChoice: choice, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
-                      calibrated: calibrated, methodsChosen: chosen)
+        var report = Report(calibrationDots: dots, dotChoice: choice, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
+                            calibrated: calibrated, methodsChosen: chosen)
+        if angularError != nil {
+            report.uncalibratedDegrees = AngularStatistics.perFamily(beforeDegrees)
+            report.calibratedDegrees = AngularStatistics.perFamily(afterDegrees)
+        }
+        return report
     }
 }

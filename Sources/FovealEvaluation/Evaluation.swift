@@ -29,6 +29,37 @@ public struct ErrorStatistics: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case frames, meanCm = "mean_cm", medianCm = "median_cm", stdCm = "std_cm"
     }
+
+    /// Statistics of each family's errors, and of all of them under "all".
+    public static func perFamily(_ errors: [String: [Double]]) -> [String: ErrorStatistics] {
+        var out = errors.mapValues(ErrorStatistics.init)
+        out["all"] = ErrorStatistics(errors.values.flatMap { $0 })
+        return out
+    }
+}
+
+/// Angular error statistics over frames, in degrees (the same statistics as `ErrorStatistics`).
+public struct AngularStatistics: Codable, Sendable, Equatable {
+    public var frames: Int
+    public var meanDegrees: Double
+    public var medianDegrees: Double
+    public var stdDegrees: Double
+
+    public init(_ errors: [Double]) {
+        let s = ErrorStatistics(errors)
+        (frames, meanDegrees, medianDegrees, stdDegrees) = (s.frames, s.meanCm, s.medianCm, s.stdCm)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case frames, meanDegrees = "mean_deg", medianDegrees = "median_deg", stdDegrees = "std_deg"
+    }
+
+    /// Statistics of each family's errors, and of all of them under "all".
+    public static func perFamily(_ errors: [String: [Double]]) -> [String: AngularStatistics] {
+        var out = errors.mapValues(AngularStatistics.init)
+        out["all"] = AngularStatistics(errors.values.flatMap { $0 })
+        return out
+    }
 }
 
 /// What `foveal eval` reports: errors per device family and overall, and what was skipped.
@@ -44,10 +75,15 @@ public struct EvaluationReport: Codable, Sendable {
     public var skippedRecordings: Int
     /// Every file that could not be used, with the reason.
     public var problems: [String]
+    /// Angular errors in degrees per family and overall, where the dataset knows the 3-D geometry
+    /// (MPIIFaceGaze: at the face centre, between the true target and the prediction on the screen).
+    public var familiesDegrees: [String: AngularStatistics]?
+    public var overallDegrees: AngularStatistics?
 
     enum CodingKeys: String, CodingKey {
         case dataset, split, frameSelection = "frames", families, overall, framesPerSecond = "frames_per_second"
         case seconds, skippedFrames = "skipped_frames", skippedRecordings = "skipped_recordings", problems
+        case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees"
     }
 }
 

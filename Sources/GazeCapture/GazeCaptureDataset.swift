@@ -7,10 +7,23 @@ import FovealTensor
 ///
 /// The dataset is streamed: only one recording's metadata is in memory at a time, and images are
 /// decoded only when asked for, so the full 2.4 M-frame release reads in constant memory.
+///
+/// Other layouts (MPIIFaceGaze) are read into the same model, recordings of labelled frames with
+/// splits, and handed over whole (`init(root:recordings:)`), so evaluation and training take them
+/// unchanged.
 public final class GazeCaptureDataset: Sendable {
     public let root: String
     /// Recording folder names, sorted.
     public let recordingIDs: [String]
+    /// The recordings of a dataset read in another layout, by id; nil for a GazeCapture folder.
+    private let loaded: [String: Recording]?
+
+    /// Recordings already read (another layout's), in the given order.
+    public init(root: String, recordings: [Recording]) {
+        self.root = root
+        recordingIDs = recordings.map(\.id)
+        loaded = Dictionary(recordings.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     public init(root: String) throws {
         var isDirectory: ObjCBool = false
@@ -24,16 +37,25 @@ public final class GazeCaptureDataset: Sendable {
         }.sorted()
         guard !recordingIDs.isEmpty else { throw FileFormatError(root, "no recording folders") }
         self.root = root
+        loaded = nil
     }
 
     /// Loads one recording's metadata (all its JSON files).
     public func recording(_ id: String) throws -> Recording {
-        try RecordingParser.load(root + "/" + id, id: id)
+        if let loaded {
+            guard let r = loaded[id] else { throw FileFormatError(root + "/" + id, "no such recording") }
+            return r
+        }
+        return try RecordingParser.load(root + "/" + id, id: id)
     }
 
     /// Split and frame count from info.json alone.
     public func info(_ id: String) throws -> (split: String, totalFrames: Int, device: String) {
-        try RecordingParser.info(root + "/" + id)
+        if loaded != nil {
+            let r = try recording(id)
+            return (r.split, r.frames.count, r.device)
+        }
+        return try RecordingParser.info(root + "/" + id)
     }
 
     /// Decodes frames' JPEGs on the engine's workers; each result is the image or what went wrong.

@@ -49,6 +49,14 @@ public struct GazeCaptureFrame: Sendable {
 
     /// The label: where the subject looked, in camera space.
     public var gaze: CameraSpacePoint { dot.camera }
+
+    public init(recordingID: String, index: Int, imagePath: String, device: String, family: String, split: String,
+                orientation: Orientation, screenWidthPts: Double, screenHeightPts: Double, dot: Dot,
+                face: DetectionBox?, leftEye: DetectionBox?, rightEye: DetectionBox?, faceGrid: DetectionBox?) {
+        (self.recordingID, self.index, self.imagePath, self.device, self.family, self.split) = (recordingID, index, imagePath, device, family, split)
+        (self.orientation, self.screenWidthPts, self.screenHeightPts, self.dot) = (orientation, screenWidthPts, screenHeightPts, dot)
+        (self.face, self.leftEye, self.rightEye, self.faceGrid) = (face, leftEye, rightEye, faceGrid)
+    }
 }
 
 /// A recording folder's metadata (info.json) and its frames.
@@ -59,6 +67,10 @@ public struct Recording: Sendable {
     public let family: String
     public let split: String
     public let frames: [GazeCaptureFrame]
+
+    public init(id: String, path: String, device: String, family: String, split: String, frames: [GazeCaptureFrame]) {
+        (self.id, self.path, self.device, self.family, self.split, self.frames) = (id, path, device, family, split, frames)
+    }
 }
 
 /// The family GazeCapture reports a device under.

@@ -19,6 +19,10 @@ public enum SyntheticDataset {
         public var iPadFraction = 0.2
         /// Frames per second of the recorded video (sets dotInfo's `Time`).
         public var framesPerSecond = 15.0
+        /// The landscape frame size (portrait frames are its transpose); nil: GazeCapture's
+        /// 640x480. The focal length scales with the width, so the horizontal field of view
+        /// stays GazeCapture's front camera's.
+        public var frameSize: (width: Int, height: Int)?
 
         public init() {}
     }
@@ -70,8 +74,10 @@ public enum SyntheticDataset {
         let subject = Subject.random(&rng)
         let look = Look.random(&rng)
         // GazeCapture frames are upright as the user sees them: 480x640 in portrait, 640x480 in landscape.
-        let camera = orientation.isLandscape ? PinholeCamera(width: 640, height: 480, focalPx: rng.uniformDouble(500, 600))
-                                             : PinholeCamera(width: 480, height: 640, focalPx: rng.uniformDouble(500, 600))
+        let (long, short) = options.frameSize.map { (max($0.width, $0.height), min($0.width, $0.height)) } ?? (640, 480)
+        let focalPx = rng.uniformDouble(500, 600) * Double(long) / 640
+        let camera = orientation.isLandscape ? PinholeCamera(width: long, height: short, focalPx: focalPx)
+                                             : PinholeCamera(width: short, height: long, focalPx: focalPx)
 
         // The head sits in front of the screen, pulled towards the camera's axis so that the face is in view.
         let (screenW, screenH) = device.sizeMm(orientation)

@@ -3,6 +3,8 @@ import Foundation
 import FovealCalibration
 import FovealCapture
 import FovealModel
+import GazeCapture
+import MPIIFaceGaze
 
 /// Where the calibration store is (shared by every command that uses it).
 struct DatabaseOptions: ParsableArguments {
@@ -86,4 +88,25 @@ func isRecording(_ path: String) -> Bool {
     var isDirectory: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
         && FileManager.default.fileExists(atPath: path + "/info.json")
+}
+
+/// A dataset folder in either layout Foveal reads, told apart by its contents: GazeCapture's
+/// (recording folders with JSON files; also `foveal synth`'s) or MPIIFaceGaze's (participant
+/// folders `pNN` with `pNN.txt`). `testPerson` is MPIIFaceGaze's held-out participant.
+struct Dataset {
+    let frames: GazeCaptureDataset
+    /// Set for an MPIIFaceGaze folder: its 3-D geometry gives errors in degrees.
+    let mpii: MPIIFaceGaze?
+
+    init(_ path: String, testPerson: String?) throws {
+        if MPIIFaceGaze.isLayout(path) {
+            let mpii = try MPIIFaceGaze(root: path, testPerson: testPerson)
+            for problem in mpii.problems.prefix(20) { printError("skipped \(problem)") }
+            if mpii.problems.count > 20 { printError("... and \(mpii.problems.count - 20) more problems") }
+            (frames, self.mpii) = (mpii.dataset, mpii)
+        } else {
+            guard testPerson == nil else { throw CommandFailure("\(path): not an MPIIFaceGaze folder, so it has no participants to hold out") }
+            (frames, mpii) = (try GazeCaptureDataset(root: path), nil)
+        }
+    }
 }

@@ -7,6 +7,7 @@ import FovealCalibration
 import FovealGeometry
 import FovealEvaluation
 import GazeCapture
+import MPIIFaceGaze
 
 extension Foveal {
     struct Eval: ParsableCommand {
@@ -29,8 +30,11 @@ extension Foveal {
         }
         enum Split: String, ExpressibleByArgument, CaseIterable { case train, val, test, all }
 
-        @Option(help: "Dataset folder (GazeCapture layout).")
+        @Option(help: "Dataset folder: GazeCapture's layout (or `foveal synth`'s), or MPIIFaceGaze's (told apart by its contents).")
         var dataset: String
+
+        @Option(help: "MPIIFaceGaze: the held-out participant (pXX) whose frames are evaluated (leave-one-person-out); default: every participant.")
+        var testPerson: String?
 
         @OptionGroup var model: ModelOptions
 
@@ -76,11 +80,12 @@ extension Foveal {
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
-                let data = try GazeCaptureDataset(root: dataset)
+                let opened = try Dataset(dataset, testPerson: testPerson)
+                let data = opened.frames
                 let selection = FrameSelection(split: split == .all ? nil : split.rawValue, validOnly: frames == .valid, limit: limit)
                 if let calibrate {
                     guard baseline == nil else { throw CommandFailure("--calibrate needs a model, not --baseline") }
-                    try evaluateWithCalibration(try model.load(), data, selection, dots: calibrate)
+                    try evaluateWithCalibration(try model.load(), opened, selection, dots: calibrate)
                     return
                 }
                 var evaluator: Evaluator
@@ -100,24 +105,35 @@ extension Foveal {
                 evaluator.batchSize = batch
                 let perFrame = try predictions.map { try PredictionWriter(path: $0) }
                 let bar = ProgressBar(label: "eval")
-                let report = try evaluator.run(data, selection, features: withFeatures, onFrame: { frame, predicted, features in
+                var degrees: [String: [Double]] = [:]
+                var report = try evaluator.run(data, selection, features: withFeatures, onFrame: { frame, predicted, features in
                     perFrame?.write(frame, predicted, features)
+                    if let d = opened.mpii?.angularErrorDegrees(frame, predicted: predicted) { degrees[frame.family, default: []].append(d) }
                 }, progress: { p in
                     bar.update(done: p.framesSeen, total: max(p.framesTotal, p.framesSeen),
                                extra: "(\(p.framesEvaluated) evaluated)")
                 })
                 bar.finish()
                 try perFrame?.close()
+                if let mpii = opened.mpii {
+                    report.problems = mpii.problems.map(\.description) + report.problems
+                    let perFamily = AngularStatistics.perFamily(degrees)
+                    report.overallDegrees = perFamily["all"]
+                    report.familiesDegrees = perFamily.filter { $0.key != "all" }
+                }
                 for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
                 if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
                 if json {
                     emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 } else {
                     emit("dataset \(dataset), split \(report.split), \(report.frameSelection) frames")
-                    emit("family     frames   mean cm  median cm   std cm")
+                    let degrees = report.familiesDegrees.map { $0.merging(["all": report.overallDegrees ?? AngularStatistics([])]) { a, _ in a } }
+                    emit("family     frames   mean cm  median cm   std cm" + (degrees == nil ? "" : "  mean deg")
+                         + (opened.mpii == nil ? "" : "   (MPIIFaceGaze: a family is a participant)"))
                     for (family, s) in report.families.sorted(by: { $0.key < $1.key }) + [("all", report.overall)] {
                         emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
-                             + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm))
+                             + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm)
+                             + (degrees?[family].map { String(format: " %9.2f", $0.meanDegrees) } ?? ""))
                     }
                     emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
                                 report.overall.frames, report.seconds, report.framesPerSecond,
@@ -127,19 +143,28 @@ extension Foveal {
             }
         }
     
-        private func evaluateWithCalibration(_ net: GazeNet, _ data: GazeCaptureDataset, _ selection: FrameSelection, dots: Int) throws {
+        private func evaluateWithCalibration(_ net: GazeNet, _ opened: Dataset, _ selection: FrameSelection, dots: Int) throws {
             guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
-            let report = try CalibratedEvaluation(model: net, dots: dots, choice: calibrationDots ?? .first).run(data, selection)
+            var protocolRun = CalibratedEvaluation(model: net, dots: dots, choice: calibrationDots ?? .first)
+            if let mpii = opened.mpii { protocolRun.angularError = { mpii.angularErrorDegrees($0, predicted: $1) } }
+            let report = try protocolRun.run(opened.frames, selection)
+            if report.recordings == 0 {
+                throw CommandFailure("\(dataset): no recording in split '\(split.rawValue)' has more than \(dots) dots of usable frames to calibrate on and test ("
+                                     + "\(report.skippedRecordings) skipped)")
+            }
             if json {
                 emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 return
             }
             emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(report.dotChoice.inWords) in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
-            emit("family     frames  uncalibrated cm  calibrated cm  change")
+            let degrees = report.uncalibratedDegrees != nil
+            emit("family     frames  uncalibrated cm  calibrated cm  change" + (degrees ? "  uncalibrated deg  calibrated deg" : ""))
             for family in report.uncalibrated.keys.sorted(by: { ($0 == "all" ? "~" : $0) < ($1 == "all" ? "~" : $1) }) {
-                let (u, c) = (report.uncalibrated[family]!, report.calibrated[family]!)
+                guard let u = report.uncalibrated[family], let c = report.calibrated[family] else { continue }
+                let angular = zip(report.uncalibratedDegrees?[family].map { [$0] } ?? [], report.calibratedDegrees?[family].map { [$0] } ?? [])
+                    .map { String(format: " %17.2f %15.2f", $0.meanDegrees, $1.meanDegrees) }.first ?? ""
                 emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
-                     + String(format: " %8d %16.3f %14.3f %6.1f%%", u.frames, u.meanCm, c.meanCm, (c.meanCm / u.meanCm - 1) * 100))
+                     + String(format: " %8d %16.3f %14.3f %6.1f%%", u.frames, u.meanCm, c.meanCm, (c.meanCm / u.meanCm - 1) * 100) + angular)
             }
             emit("method chosen by leave-one-target-out error: " + report.methodsChosen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
@@ -162,11 +187,11 @@ private final class PredictionWriter {
     }
 
     private struct Row: Encodable {
-        var recording: String, frame: Int, split: String, family: String, orientation: Int, dot: Int
+        var recording: String, frame: Int, image: String, split: String, family: String, orientation: Int, dot: Int
         var targetCm: [Double], predictedCm: [Double], features: [Float]?
 
         enum CodingKeys: String, CodingKey {
-            case recording, frame, split, family, orientation, dot, features
+            case recording, frame, image, split, family, orientation, dot, features
             case targetCm = "target_cm", predictedCm = "predicted_cm"
         }
     }
@@ -174,7 +199,7 @@ private final class PredictionWriter {
     /// Buffers the row; the first failure (encoding or writing) stops the writing and is reported by `close`.
     func write(_ frame: GazeCaptureFrame, _ predicted: CameraSpacePoint, _ features: [Float]?) {
         guard failure == nil else { return }
-        let row = Row(recording: frame.recordingID, frame: frame.index, split: frame.split, family: frame.family,
+        let row = Row(recording: frame.recordingID, frame: frame.index, image: frame.imagePath, split: frame.split, family: frame.family,
                       orientation: frame.orientation.rawValue, dot: frame.dot.number,
                       targetCm: [frame.gaze.xCm, frame.gaze.yCm], predictedCm: [predicted.xCm, predicted.yCm], features: features)
         do {

@@ -31,11 +31,15 @@ extension Foveal {
         @Option(help: "Share of recordings on iPads (0-1).")
         var ipadFraction = 0.2
 
+        @Option(help: "Landscape frame size WIDTHxHEIGHT (portrait frames are turned; default GazeCapture's 640x480).")
+        var frameSize: String?
+
         func validate() throws {
             guard recordings >= 1, dots >= 1, framesPerDot >= 1 else {
                 throw ValidationError("--recordings, --dots and --frames-per-dot must be positive")
             }
             guard (0...1).contains(ipadFraction) else { throw ValidationError("--ipad-fraction must be in 0...1") }
+            if let frameSize, parseSize(frameSize) == nil { throw ValidationError("--frame-size must look like 1280x720") }
         }
 
         func run() throws {
@@ -50,6 +54,7 @@ extension Foveal {
                 options.dotsPerRecording = dots
                 options.framesPerDot = framesPerDot
                 options.iPadFraction = ipadFraction
+                options.frameSize = frameSize.flatMap(parseSize)
                 let bar = ProgressBar(label: "synth")
                 let summary = try SyntheticDataset.write(options, to: out) { done, total in
                     bar.update(done: done, total: total)

@@ -8,15 +8,18 @@ import GazeCapture
 extension Foveal {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train a gaze model on a GazeCapture-layout dataset.",
+            abstract: "Train a gaze model on a GazeCapture-layout or MPIIFaceGaze dataset.",
             discussion: """
-                Writes RUN_DIR/best.safetensors (lowest validation error; the configuration in its \
+                On MPIIFaceGaze, training is leave-one-person-out: --hold-out pXX keeps that participant                 for `foveal eval --test-person pXX`, trains on the others and validates on each one's                 last day. Writes RUN_DIR/best.safetensors (lowest validation error; the configuration in its \
                 metadata), RUN_DIR/last.safetensors with last.optimizer.safetensors (for --resume) \
                 and RUN_DIR/log.csv. Ctrl-C saves `last` and exits cleanly.
                 """)
 
-        @Option(help: "Dataset folder (GazeCapture layout): trains on the train split, validates on val.")
+        @Option(help: "Dataset folder (GazeCapture layout, or MPIIFaceGaze with --hold-out): trains on the train split, validates on val.")
         var dataset: String
+
+        @Option(help: "MPIIFaceGaze: the participant (pXX) left out of training, for evaluation.")
+        var holdOut: String?
 
         @Option(help: "Model: compact, paper or a JSON configuration file.")
         var config = "compact"
@@ -84,7 +87,11 @@ extension Foveal {
                 options.mirror = mirror
                 options.dropout = dropout
                 options.pairLossWeight = pairLoss
-                let trainer = try Trainer(model: model, dataset: try GazeCaptureDataset(root: dataset), options: options, runDirectory: out)
+                let data = try Dataset(dataset, testPerson: holdOut)
+                if data.mpii != nil && holdOut == nil {
+                    throw CommandFailure("\(dataset): MPIIFaceGaze trains leave-one-person-out: give --hold-out pXX")
+                }
+                let trainer = try Trainer(model: model, dataset: data.frames, options: options, runDirectory: out)
                 if resume { printError("resuming at epoch \(try trainer.resume() + 1)") }
                 stopOnSignals()
                 let bar = ProgressBar(label: "train")
