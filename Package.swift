@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
         .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
         .testTarget(name: "FovealTrackingTests", dependencies: ["FovealTracking", "FovealCalibration", "FovealTestSupport"]),
-        .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTestSupport"]),
+        .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTensor", "FovealTestSupport"]),
         .testTarget(name: "FovealServiceTests", dependencies: [
             "foveal", "FovealService", "FovealTracking", "FovealTestSupport", "FovealIO",
             .product(name: "WSClient", package: "swift-websocket"),

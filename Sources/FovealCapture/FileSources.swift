@@ -102,15 +102,16 @@ public final class Y4MSource: FrameSource {
             case "H": h = Int(value) ?? 0
             case "F":
                 let parts = value.split(separator: ":").compactMap { Double($0) }
-                if parts.count == 2, parts[1] > 0 { fps = parts[0] / parts[1] }
+                if parts.count == 2, parts[1] > 0, parts[0] > 0, (parts[0] / parts[1]).isFinite { fps = parts[0] / parts[1] }
             case "C": c = String(value)
             case "I": if value != "p" && value != "?" { throw CaptureError(.badFile, path, "interlaced Y4M (I\(value)) is not supported") }
             default: break
             }
         }
         guard w > 0, h > 0, w <= 8192, h <= 8192 else { throw CaptureError(.badFile, path, "bad frame size \(w)x\(h) in the header") }
-        guard c.hasPrefix("420") || c == "444" || c == "mono" else {
-            throw CaptureError(.badFile, path, "colour space C\(c) is not supported (use -pix_fmt yuv420p)")
+        // Only 8-bit layouts: C420p10, C444p12, Cmono16 and the like hold 2 bytes a sample.
+        guard Self.eightBitColourSpaces.contains(c) else {
+            throw CaptureError(.badFile, path, "colour space C\(c) is not supported: Foveal reads 8-bit 4:2:0, 4:4:4 or mono (use -pix_fmt yuv420p)")
         }
         (width, height, framesPerSecond, chroma) = (w, h, fps, c)
     }
@@ -146,6 +147,9 @@ public final class Y4MSource: FrameSource {
     }
 
     public func close() { try? handle.close() }
+
+    /// The 8-bit colour spaces Y4M names (4:2:0 with any chroma siting, 4:4:4, mono).
+    static let eightBitColourSpaces: Set<String> = ["420", "420jpeg", "420paldv", "420mpeg2", "444", "mono"]
 
     /// One header or frame line (up to '\n'); `.stalled` at a clean end of file.
     static func line(_ handle: FileHandle, _ path: String) throws -> String {

@@ -128,6 +128,8 @@ public struct ScreenGeometry: Equatable, Codable, Sendable {
         if widthMm <= 0 || heightMm <= 0 { return "size \(widthMm) x \(heightMm) mm is not positive" }
         if widthMm > 5000 || heightMm > 5000 { return "size \(widthMm) x \(heightMm) mm is larger than 5 m" }
         if widthUnits < 1 || heightUnits < 1 { return "size \(widthUnits) x \(heightUnits) \(unit.rawValue) is not positive" }
+        // 16K is 15360 pixels wide: a larger number is a typo, and a whole number of them is a screen.
+        if widthUnits > 100_000 || heightUnits > 100_000 { return "size \(widthUnits) x \(heightUnits) \(unit.rawValue) is more than 100000" }
         // The camera must be near the screen: within a screen's size of its edges.
         if abs(cameraXMm - widthMm / 2) > widthMm * 1.5 || abs(cameraYMm - heightMm / 2) > heightMm * 1.5 {
             return "camera at (\(cameraXMm), \(cameraYMm)) mm is far from the \(widthMm) x \(heightMm) mm screen"

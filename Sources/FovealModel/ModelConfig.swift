@@ -69,11 +69,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         func bad(_ problem: String) -> ModelError { .badConfig(problem) }
         guard [6, 10, 14].contains(depth) else { throw bad("depth \(depth) is not 6, 10 or 14") }
-        guard alexWidths.count == 5, alexWidths.allSatisfy({ $0 > 0 }) else {
-            throw bad("alex_widths must be 5 positive widths, not \(alexWidths)")
+        // Widths far past the paper's (4096 hidden units) are a corrupt file, not a model.
+        guard alexWidths.count == 5, alexWidths.allSatisfy({ (1...16384).contains($0) }) else {
+            throw bad("alex_widths must be 5 widths of 1-16384, not \(alexWidths)")
         }
-        guard saliencyWidth > 0, hidden > 0 else { throw bad("saliency_width and hidden must be positive") }
-        guard rangeCm > 0, rangeCm.isFinite else { throw bad("range_cm must be positive") }
+        guard (1...4096).contains(saliencyWidth), (1...65536).contains(hidden) else { throw bad("saliency_width must be 1-4096 and hidden 1-65536") }
+        // Gaze in camera space lies within a few metres of the camera.
+        guard rangeCm > 0, rangeCm <= 1000 else { throw bad("range_cm must be above 0 and at most 1000, not \(rangeCm)") }
         // AlexNet's three 3x3/2 pools need at least a 63-pixel input.
         guard taskSize >= 63, taskSize <= 4096 else { throw bad("task_size \(taskSize) is outside 63...4096") }
         guard saliencySize >= 16, saliencySize <= 4096 else {

@@ -26,7 +26,12 @@ extension GazeNet {
                 throw ModelError.weightMismatch(path: path, problem: "tensor '\(name)' has shape \(entry.shape), the configuration needs \(shape)")
             }
             used.insert(name)
-            return try file.tensor(name)
+            let tensor = try file.tensor(name)
+            // A non-finite weight gives a plausible-looking wrong gaze or none at all: refuse it here.
+            if let bad = tensor.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+                throw ModelError.weightMismatch(path: path, problem: "tensor '\(name)' holds a non-finite number at index \(bad)")
+            }
+            return tensor
         })
         // Extra floating-point tensors mean the file is for another model; integer ones are
         // BatchNorm's num_batches_tracked counters, which inference does not need.

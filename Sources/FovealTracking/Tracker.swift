@@ -89,6 +89,10 @@ public final class Tracker {
             if let duration, MonotonicClock.now() - start >= duration { break }
             guard let frame = try source.next() else { break }
             let estimate = try model.estimate([frame.image])[0]
+            // Weights are checked at load; a non-finite answer still never leaves as a gaze point.
+            guard estimate.point.xCm.isFinite, estimate.point.yCm.isFinite else {
+                throw TrackingError("frame \(frame.index) of \(source.description): the model's output is not a finite number")
+            }
             let correction = calibrationNow.map { $0() } ?? calibration
             var gaze = correction?.apply(estimate.point, features: estimate.features) ?? estimate.point
             if var s = smoothing {
@@ -114,4 +118,10 @@ public final class Tracker {
         if !errors.isEmpty { summary.meanErrorCm = errors.reduce(0, +) / Double(errors.count) }
         return summary
     }
+}
+
+/// Why tracking stopped, other than the source: one line.
+public struct TrackingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

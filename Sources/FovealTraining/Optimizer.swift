@@ -1,3 +1,4 @@
+import FovealIO
 import FovealModel
 import FovealTensor
 
@@ -68,13 +69,31 @@ public final class Optimizer {
     }
 
     /// Restores a saved state.
-    public func restore(_ tensors: [String: Tensor]) {
-        steps = Int(tensors["optimizer.steps"]?[flat: 0] ?? 0)
-        for (k, v) in tensors {
-            if k.hasPrefix("optimizer.first.") { first[String(k.dropFirst("optimizer.first.".count))] = v }
-            if k.hasPrefix("optimizer.second.") { second[String(k.dropFirst("optimizer.second.".count))] = v }
+    /// Restores saved state for `parameters`, checked first: a step count that is a whole number
+    /// in range, and moments of each parameter's shape with finite values. A file that fails is
+    /// refused, naming it and what is wrong; nothing is restored then.
+    public func restore(_ tensors: [String: Tensor], for parameters: [Parameter], path: String) throws {
+        let count = tensors["optimizer.steps"].map { Double($0.count == 1 ? $0[flat: 0] : .nan) } ?? 0
+        guard let restoredSteps = wholeNumber(count, in: 0...Self.maxSteps) else {
+            throw FileFormatError(path, "optimizer.steps is \(count), not a step count (0-\(Self.maxSteps))")
         }
+        let shapes = Dictionary(parameters.map { ($0.name, $0.value.shape) }, uniquingKeysWith: { a, _ in a })
+        var restoredFirst: [String: Tensor] = [:], restoredSecond: [String: Tensor] = [:]
+        for (key, value) in tensors where key != "optimizer.steps" {
+            let (prefix, name): (String, String)
+            if key.hasPrefix("optimizer.first.") { (prefix, name) = ("first", String(key.dropFirst("optimizer.first.".count))) }
+            else if key.hasPrefix("optimizer.second.") { (prefix, name) = ("second", String(key.dropFirst("optimizer.second.".count))) }
+            else { throw FileFormatError(path, "tensor '\(key)' is not optimizer state") }
+            guard let shape = shapes[name] else { throw FileFormatError(path, "'\(key)' is for a parameter the model does not have") }
+            guard value.shape == shape else { throw FileFormatError(path, "'\(key)' has shape \(value.shape), the parameter \(shape)") }
+            guard value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else { throw FileFormatError(path, "'\(key)' holds a non-finite number") }
+            if prefix == "first" { restoredFirst[name] = value } else { restoredSecond[name] = value }
+        }
+        (steps, first, second) = (restoredSteps, restoredFirst, restoredSecond)
     }
+
+    /// More optimizer steps than any run takes (GazeCapture, 100 epochs at batch 1).
+    static let maxSteps = 1 << 40
 }
 
 /// The learning rate over training: constant, step decay, or cosine to zero.

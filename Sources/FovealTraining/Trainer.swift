@@ -95,19 +95,33 @@ public final class Trainer {
     var logPath: String { runDirectory + "/log.csv" }
 
     /// Continues from `last` in the run folder: weights, optimizer state, epoch, best validation.
+    /// Everything is checked against the model and the options before anything is changed: the
+    /// configuration, every tensor's shape and finiteness, and the epoch and step counts.
     public func resume() throws -> Int {
         let file = try SafeTensorsFile(path: lastPath)
         guard let json = file.metadata["config"], try ModelConfig.decode(json: json) == model.config else {
             throw FileFormatError(lastPath, "was trained with another model configuration")
         }
-        for p in model.parameters { p.value = try file.tensor(p.name) }
+        var values: [(Parameter, Tensor)] = []
+        for p in model.parameters {
+            guard file.entries[p.name] != nil else { throw FileFormatError(lastPath, "has no tensor '\(p.name)'") }
+            let t = try file.tensor(p.name)
+            guard t.shape == p.value.shape else { throw FileFormatError(lastPath, "tensor '\(p.name)' has shape \(t.shape), the model \(p.value.shape)") }
+            guard t.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else { throw FileFormatError(lastPath, "tensor '\(p.name)' holds a non-finite number") }
+            values.append((p, t))
+        }
+        let epoch = Double(file.metadata["epoch"] ?? "0") ?? .nan, step = Double(file.metadata["step"] ?? "0") ?? .nan
+        guard let startEpoch = wholeNumber(epoch, in: 0...options.epochs) else {
+            throw FileFormatError(lastPath, "its epoch is \(file.metadata["epoch"] ?? "?"): resuming needs one from 0 to --epochs (\(options.epochs))")
+        }
+        guard let globalStep = wholeNumber(step, in: 0...(1 << 40)) else { throw FileFormatError(lastPath, "its step is \(file.metadata["step"] ?? "?"), not a step count") }
         let state = try SafeTensorsFile(path: optimizerPath)
         var tensors: [String: Tensor] = [:]
         for name in state.names { tensors[name] = try state.tensor(name) }
-        optimizer.restore(tensors)
-        startEpoch = Int(file.metadata["epoch"] ?? "0") ?? 0
-        globalStep = Int(file.metadata["step"] ?? "0") ?? 0
-        bestValidation = Double(file.metadata["best_validation_cm"] ?? "") ?? .infinity
+        try optimizer.restore(tensors, for: model.trainableParameters, path: optimizerPath)
+        for (p, t) in values { p.value = t }
+        (self.startEpoch, self.globalStep) = (startEpoch, globalStep)
+        bestValidation = Double(file.metadata["best_validation_cm"] ?? "").flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? .infinity
         if let data = FileManager.default.contents(atPath: runDirectory + "/log.json"),
            let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
             history = records.filter { $0.epoch <= startEpoch }
@@ -159,6 +173,11 @@ public final class Trainer {
                 model.zeroGradients()
                 let (output, cache) = model.forward(batch.images, training: settings, rng: &rng)
                 let (loss, dSquared) = meanSquaredError(output.gazeCm, batch.targets)
+                // A diverged run stops here, before a non-finite model is saved or announced.
+                guard loss.isFinite else {
+                    throw TrainingError("the loss became \(loss) at epoch \(epoch + 1), batch \(batchIndex + 1): training diverged "
+                                        + "(lower --lr, or check the data); the last finite checkpoint is \(lastPath)")
+                }
                 var dGaze = dSquared
                 if options.pairLossWeight > 0 {
                     let (_, dPaired) = pairedDifferenceError(output.gazeCm, batch.targets, pairs: Self.pairs(batch.frames))
@@ -185,7 +204,7 @@ public final class Trainer {
             log(String(format: "epoch %d/%d: train loss %.3f, validation %.3f cm (%@), %.0f images/s",
                        epoch + 1, options.epochs, record.trainLoss, record.validationMeanCm,
                        families.joined(separator: ", "), record.imagesPerSecond))
-            if validation.overall.frames > 0, validation.overall.meanCm < bestValidation {
+            if validation.overall.frames > 0, validation.overall.meanCm.isFinite, validation.overall.meanCm < bestValidation {
                 bestValidation = validation.overall.meanCm
                 try Checkpoint.save(model, to: bestPath, metadata: ["epoch": "\(epoch + 1)", "validation_cm": "\(bestValidation)"])
             }
@@ -255,4 +274,10 @@ public final class Trainer {
             throw FileFormatError(logPath, "cannot write: \(error.localizedDescription)")
         }
     }
+}
+
+/// Why training stopped: one line.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -84,6 +84,10 @@ public func deviceFamily(_ deviceName: String) -> String {
 /// missing numbers, integers where floats are expected) and strict about what would give wrong
 /// labels (missing fields, arrays of different lengths).
 enum RecordingParser {
+    /// The largest frame count or dot number believed: GazeCapture's largest recording has a few
+    /// thousand frames.
+    static let maxCount = 10_000_000
+
     static func load(_ folder: String, id: String) throws -> Recording {
         let info = try object(folder, "info.json")
         guard let device = info["DeviceName"] as? String else { throw FileFormatError(folder + "/info.json", "no DeviceName") }
@@ -109,14 +113,20 @@ enum RecordingParser {
         var frames: [GazeCaptureFrame] = []
         frames.reserveCapacity(count)
         for i in 0..<count {
-            guard let o = orientation[i].flatMap({ Orientation(rawValue: Int($0)) }) else {
+            guard let o = orientation[i].flatMap({ wholeNumber($0, in: 1...4) }).flatMap(Orientation.init(rawValue:)) else {
                 throw FileFormatError(folder + "/screen.json", "Orientation[\(i)] is not 1-4")
             }
             // A frame without its label cannot be used at all; that is a broken recording.
             guard let xc = xCam[i], let yc = yCam[i] else {
                 throw FileFormatError(folder + "/dotInfo.json", "XCam/YCam[\(i)] is missing")
             }
-            let dot = Dot(number: Int(dotNumbers[i] ?? -1), xPts: xPts[i] ?? .nan, yPts: yPts[i] ?? .nan,
+            let dotNumber = try dotNumbers[i].map { n -> Int in
+                guard let whole = wholeNumber(n, in: 0...maxCount) else {
+                    throw FileFormatError(folder + "/dotInfo.json", "DotNum[\(i)] is \(n), not a dot number")
+                }
+                return whole
+            } ?? -1
+            let dot = Dot(number: dotNumber, xPts: xPts[i] ?? .nan, yPts: yPts[i] ?? .nan,
                           camera: CameraSpacePoint(xCm: xc, yCm: yc), time: time[i] ?? 0)
             frames.append(GazeCaptureFrame(
                 recordingID: id, index: i, imagePath: folder + "/frames/" + names[i], device: device, family: family,
@@ -130,7 +140,10 @@ enum RecordingParser {
     static func info(_ folder: String) throws -> (split: String, totalFrames: Int, device: String) {
         let info = try object(folder, "info.json")
         guard let split = info["Dataset"] as? String else { throw FileFormatError(folder + "/info.json", "no Dataset (train/val/test)") }
-        let total = number(info["TotalFrames"]).map { Int($0) } ?? 0
+        let total = try number(info["TotalFrames"]).map { n -> Int in
+            guard let whole = wholeNumber(n, in: 0...maxCount) else { throw FileFormatError(folder + "/info.json", "TotalFrames is \(n), not a frame count") }
+            return whole
+        } ?? 0
         return (split, total, info["DeviceName"] as? String ?? "")
     }
 

@@ -49,14 +49,15 @@ struct FrameSourceOptions: ParsableArguments {
     @Flag(help: "On a camera that disconnects or stalls, reopen it instead of stopping (serve always does).")
     var reconnect = false
 
-    /// The highest rate a source is asked for: no camera delivers more, and a rate beyond it is a typo.
-    static let maxFramesPerSecond = 1000.0
+    /// The rates a source may be asked for (or 0: unpaced): no camera delivers more than the
+    /// highest, and a replay slower than the lowest would seem to hang.
+    static let framesPerSecondRange = 0.1...1000.0
 
     func validate() throws {
         if (camera == nil) == (source == nil) { throw ValidationError("give exactly one of --camera and --source") }
         if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
-        if let fps, !(fps >= 0 && fps <= Self.maxFramesPerSecond) {
-            throw ValidationError("--fps must be 0-\(Int(Self.maxFramesPerSecond))")
+        if let fps, fps != 0 && !Self.framesPerSecondRange.contains(fps) {
+            throw ValidationError("--fps must be 0 (unpaced) or 0.1-1000")
         }
     }
 

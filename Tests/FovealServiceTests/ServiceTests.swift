@@ -82,6 +82,7 @@ import Testing
             ("POST", "/v1/screens", #"{"name": "s", "preset": "Commodore 64"}"#, 400, "no preset"),
             ("POST", "/v1/screens", #"{"name": "s", "width_mm": -3, "height_mm": 100, "width_px": 10, "height_px": 10, "camera_x_mm": 0, "camera_y_mm": -5}"#, 400, "screen 's'"),
             ("POST", "/v1/screens", #"{"name": "s", "width_mm": "wide"}"#, 400, "wrong type"),
+            ("POST", "/v1/screens", #"{"name": "big", "width_mm": 300, "height_mm": 200, "width_px": 1e300, "height_px": 1080, "camera_x_mm": 150, "camera_y_mm": -5}"#, 400, "more than 100000"),
             ("POST", "/v1/calibrations", #"{"user": "zed", "screen": "s"}"#, 404, "no user 'zed'"),
             ("POST", "/v1/calibrations", #"{"user": "ana", "screen": "nowhere"}"#, 404, "no screen 'nowhere'"),
             ("GET", "/v1/screens/nowhere", nil, 404, "no screen"),

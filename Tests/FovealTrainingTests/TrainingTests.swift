@@ -143,6 +143,23 @@ import Testing
         #expect(again.history.map(\.epoch) == [1, 2, 3, 4])
     }
 
+    /// A diverging run stops with an error at the first non-finite loss; no model is written or
+    /// announced as the best.
+    @Test func aNonFiniteLossStopsTrainingWithoutSavingAModel() throws {
+        var o = options(epochs: 1)
+        o.learningRate = .infinity
+        let run = Fixtures.temporaryDirectory()
+        let trainer = try Trainer(model: try GazeNet(config: testConfig, seed: 8), dataset: try GazeCaptureDataset(root: Self.dataset),
+                                  options: o, runDirectory: run)
+        do {
+            _ = try trainer.run(log: { _ in }, progress: { _ in })
+            Issue.record("training with an infinite rate finished")
+        } catch {
+            #expect("\(error)".contains("training diverged"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: run + "/best.safetensors"))
+    }
+
     @Test func frozenSaliencyStaysFixedAndPretrainingMovesTheMapOntoTheEyes() throws {
         let model = try GazeNet(config: testConfig, seed: 4)
         let before = model.parameter("saliency.conv1.weight")!.value.values

@@ -48,7 +48,11 @@ extension Foveal {
         func validate() throws {
             if (weights == nil) == (config == nil) { throw ValidationError("give exactly one of --weights and --config") }
             if parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
-            if batch < 1 || iterations < 1 { throw ValidationError("--batch and --iterations must be positive") }
+            // A batch's activations grow with it: the paper-size model needs ~0.3 GB a frame.
+            if !(1...256).contains(batch) || !(1...1_000_000).contains(iterations) {
+                throw ValidationError("--batch must be 1-256 and --iterations 1-1000000")
+            }
+            if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1-1024") }
         }
 
         func run() throws {

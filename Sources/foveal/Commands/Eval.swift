@@ -179,8 +179,13 @@ private final class PredictionWriter {
     private var buffer = Data()
     private var failure: Error?
 
+    /// Rows go to a temporary file beside `path`, renamed over it when all are written.
+    private let temporary: String
+
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        try checkWritableRegularFile(path)
+        temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
             throw CommandFailure("\(path): cannot create the predictions file")
         }
         (self.path, self.handle) = (path, handle)
@@ -217,7 +222,11 @@ private final class PredictionWriter {
     func close() throws {
         if failure == nil { do { try flush() } catch { failure = error } }
         try? handle.close()
-        if let failure { throw CommandFailure("\(path): cannot write the predictions: \(failure.localizedDescription)") }
+        if failure == nil, rename(temporary, path) != 0 { failure = CommandFailure(String(cString: strerror(errno))) }
+        if let failure {
+            unlink(temporary)
+            throw CommandFailure("\(path): cannot write the predictions: \(failure.localizedDescription)")
+        }
     }
 }
 

@@ -35,8 +35,8 @@ extension Foveal {
         var frameSize: String?
 
         func validate() throws {
-            guard recordings >= 1, dots >= 1, framesPerDot >= 1 else {
-                throw ValidationError("--recordings, --dots and --frames-per-dot must be positive")
+            guard (1...100_000).contains(recordings), (1...1000).contains(dots), (1...1000).contains(framesPerDot) else {
+                throw ValidationError("--recordings must be 1-100000, --dots and --frames-per-dot 1-1000")
             }
             guard (0...1).contains(ipadFraction) else { throw ValidationError("--ipad-fraction must be in 0...1") }
             if let frameSize, parseSize(frameSize) == nil { throw ValidationError("--frame-size must look like 1280x720") }

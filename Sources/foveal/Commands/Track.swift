@@ -52,6 +52,9 @@ extension Foveal {
                                           allFrames: allFrames, opened: { printError("tracking \($0.description)") }) {
                     emit(line($0, display?.display))
                 }
+                if total.frames == 0 && !interruption.isCancelled {
+                    throw CommandFailure("no frames were tracked: the source gave none" + (allFrames ? "" : " (for a recording: none with face and eyes detected; see --all-frames)"))
+                }
                 var report = String(format: "%d frames in %.1f s (%.1f fps), latency p50 %.1f ms p99 %.1f ms, dropped %d",
                                     total.frames, total.seconds, total.framesPerSecond, total.latencyP50Ms, total.latencyP99Ms, total.dropped)
                 if let e = total.meanErrorCm { report += String(format: ", mean error %.3f cm against the labels", e) }

@@ -52,11 +52,16 @@ extension Foveal {
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
         func validate() throws {
-            if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be positive") }
-            if !(lr > 0) { throw ValidationError("--lr must be positive") }
+            if !(1...100_000).contains(epochs) || !(1...4096).contains(batch) { throw ValidationError("--epochs must be 1-100000 and --batch 1-4096") }
+            if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
+            if !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be 0 or a positive number") }
+            if !(clip > 0 && clip.isFinite) { throw ValidationError("--clip must be a positive number") }
+            if !(0...1_000_000).contains(pretrainSteps) || !(0...100_000).contains(blurEpochs) { throw ValidationError("--pretrain-steps and --blur-epochs must be 0 or more") }
+            if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+            if let validationLimit, validationLimit < 1 { throw ValidationError("--validation-limit must be positive") }
             if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
-            if let saliencyLr, saliencyLr < 0 { throw ValidationError("--saliency-lr must be 0 or more") }
-            if !(pairLoss >= 0) { throw ValidationError("--pair-loss must be 0 or more") }
+            if let saliencyLr, !(saliencyLr >= 0 && saliencyLr.isFinite) { throw ValidationError("--saliency-lr must be 0 or more") }
+            if !(pairLoss >= 0 && pairLoss.isFinite) { throw ValidationError("--pair-loss must be 0 or more") }
             if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
         }
 
