@@ -45,10 +45,10 @@ public struct AngularStatistics: Codable, Sendable, Equatable {
     public var medianDegrees: Double
     public var stdDegrees: Double
 
-    public init(_ errors: [Double]) {
-        let s = ErrorStatistics(errors)
-        (frames, meanDegrees, medianDegrees, stdDegrees) = (s.frames, s.meanCm, s.medianCm, s.stdCm)
-    }
+    public init(_ errors: [Double]) { self.init(ErrorStatistics(errors)) }
+
+    /// The same statistics, read as degrees.
+    init(_ s: ErrorStatistics) { (frames, meanDegrees, medianDegrees, stdDegrees) = (s.frames, s.meanCm, s.medianCm, s.stdCm) }
 
     enum CodingKeys: String, CodingKey {
         case frames, meanDegrees = "mean_deg", medianDegrees = "median_deg", stdDegrees = "std_deg"
@@ -56,9 +56,7 @@ public struct AngularStatistics: Codable, Sendable, Equatable {
 
     /// Statistics of each family's errors, and of all of them under "all".
     public static func perFamily(_ errors: [String: [Double]]) -> [String: AngularStatistics] {
-        var out = errors.mapValues(AngularStatistics.init)
-        out["all"] = AngularStatistics(errors.values.flatMap { $0 })
-        return out
+        ErrorStatistics.perFamily(errors).mapValues(AngularStatistics.init(_:))
     }
 }
 

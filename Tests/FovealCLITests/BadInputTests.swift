@@ -64,12 +64,8 @@ import Testing
 
     /// The tensors and metadata of the fixture model, changed, in a new weight file.
     func editedWeights(_ edit: (inout [(name: String, tensor: Tensor)], inout [String: String]) -> Void) throws -> String {
-        let file = try SafeTensorsFile(path: weights)
-        var tensors = try file.names.filter { file.entries[$0]!.dtype != .i64 }.map { (name: $0, tensor: try file.tensor($0)) }
-        var metadata = file.metadata
-        edit(&tensors, &metadata)
         let path = Fixtures.temporaryDirectory() + "/w.safetensors"
-        try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
+        try rewriteSafeTensors(weights, to: path, edit)
         return path
     }
 
@@ -127,13 +123,6 @@ import Testing
         }
         let last = run + "/last.safetensors", optimizer = run + "/last.optimizer.safetensors"
         let goodLast = try Data(contentsOf: URL(fileURLWithPath: last)), goodOptimizer = try Data(contentsOf: URL(fileURLWithPath: optimizer))
-        func rewrite(_ path: String, _ edit: (inout [(name: String, tensor: Tensor)], inout [String: String]) -> Void) throws {
-            let file = try SafeTensorsFile(path: path)
-            var tensors = try file.names.filter { file.entries[$0]!.dtype != .i64 }.map { (name: $0, tensor: try file.tensor($0)) }
-            var metadata = file.metadata
-            edit(&tensors, &metadata)
-            try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
-        }
         let cases: [(String, (inout [(name: String, tensor: Tensor)], inout [String: String]) -> Void, String)] = [
             (last, { _, m in m["epoch"] = "3" }, "resuming needs one from 0 to --epochs (2)"),  // more epochs done than asked for
             (last, { _, m in m["epoch"] = "-5" }, "its epoch is -5"),
@@ -146,7 +135,7 @@ import Testing
         for (path, edit, problem) in cases {
             try goodLast.write(to: URL(fileURLWithPath: last))
             try goodOptimizer.write(to: URL(fileURLWithPath: optimizer))
-            try rewrite(path, edit)
+            try rewriteSafeTensors(path, to: path, edit)
             let r = try resume()
             #expect(r.status == 1 && r.stderr.contains(problem), "\(problem): \(r.status) \(r.stderr)")
         }

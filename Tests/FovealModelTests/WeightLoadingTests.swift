@@ -10,12 +10,8 @@ import Testing
 
     /// The fixture's tensors and metadata, changed by `edit`, written to a temporary file.
     func rewritten(_ edit: (inout [(name: String, tensor: Tensor)], inout [String: String]) -> Void) throws -> String {
-        let file = try SafeTensorsFile(path: source)
-        var tensors = try file.names.filter { file.entries[$0]!.dtype != .i64 }.map { (name: $0, tensor: try file.tensor($0)) }
-        var metadata = file.metadata
-        edit(&tensors, &metadata)
         let path = Fixtures.temporaryDirectory() + "/w.safetensors"
-        try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
+        try rewriteSafeTensors(source, to: path, edit)
         return path
     }
 

@@ -33,7 +33,8 @@ import Testing
         #expect(sequences[1] == sequences[0] && sequences[2] == sequences[0])
         let clients = try #require(ended["clients"] as? [String: Any])
         #expect(clients["connected"] as? Int == 4)
-        _ = stalled
+        // Swift may release an object after its last use: keep the stalled client connected to here.
+        withExtendedLifetime(stalled) {}
         tasks.forEach { $0.cancel() }
         #expect(server.terminate() == 0)
     }

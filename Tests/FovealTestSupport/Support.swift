@@ -59,3 +59,15 @@ public func expectClose(_ actual: Tensor, _ expected: Tensor, _ tolerance: Float
     let e = maxError(actual, expected)
     #expect(e <= tolerance, "\(what) max error \(e) above \(tolerance)", sourceLocation: sourceLocation)
 }
+
+/// Copies a safetensors file to `destination` with its float tensors and metadata changed by
+/// `edit` (integer tensors, BatchNorm's counters, are left out): how tests make bad weight and
+/// checkpoint files.
+public func rewriteSafeTensors(_ source: String, to destination: String,
+                               _ edit: (inout [(name: String, tensor: Tensor)], inout [String: String]) -> Void) throws {
+    let file = try SafeTensorsFile(path: source)
+    var tensors = try file.names.filter { file.entries[$0]!.dtype != .i64 }.map { (name: $0, tensor: try file.tensor($0)) }
+    var metadata = file.metadata
+    edit(&tensors, &metadata)
+    try SafeTensorsWriter.write(tensors, metadata: metadata, to: destination)
+}
