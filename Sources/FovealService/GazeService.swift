@@ -68,8 +68,7 @@ public final class GazeService: Sendable {
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(closeTimeout: .seconds(2)))
         let server = HTTPServerBuilder { responder in
             let channel = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: upgrades, configuration: channelConfiguration)
-            guard let token else { return channel }
-            return TokenCheckedUpgradeChannel(inner: channel, token: token)
+            return GuardedUpgradeChannel(inner: channel, token: token)
         }
         let app = Application(
             router: router,

@@ -142,7 +142,14 @@ final class StalledClient {
     static func exchange(port: Int, _ bytes: String) throws -> String {
         let fd = try connectSocket(port: port)
         defer { close(fd) }
-        _ = bytes.withCString { write(fd, $0, strlen($0)) }
+        // The server may answer and close before it has read everything: no SIGPIPE for that.
+        let payload = Array(bytes.utf8)
+        var sent = 0
+        while sent < payload.count {
+            let n = payload[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 65536), total = Data()

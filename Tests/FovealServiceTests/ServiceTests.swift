@@ -103,11 +103,25 @@ import Testing
         #expect(screen.status == 201)
         let script = try await server.request("POST", "/v1/calibrations", body: #"{"user": "ana", "screen": "phone", "script": "../../etc/passwd"}"#)
         #expect(script.status == 400 && (script.json["error"] as? String ?? "").contains("no calibration script"))
-        // Not even HTTP: the connection is refused with 400 or closed, and the service carries on.
-        for garbage in ["GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-                        "GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\n\r\n", "\u{0}\u{1}\u{2}\r\n\r\n"] {
-            let answer = try StalledClient.exchange(port: server.port, garbage)
-            #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(answer.prefix(80))")
+        // Not HTTP, or more than the service reads: a JSON 4xx and a closed connection, whether or not
+        // the client waits for 100-continue, and the service carries on.
+        let upgrade = "GET /v1/gaze/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        let refused: [(String, Int, String)] = [
+            ("GARBAGE\r\n\r\n", 400, "malformed HTTP request"),
+            ("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400, "malformed HTTP request"),
+            ("GET / HTTP/1.1\r\nHost x\r\n\r\n", 400, "malformed HTTP request"),
+            ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400, "malformed HTTP request"),
+            ("\u{0}\u{1}\u{2}\r\n\r\n", 400, "malformed HTTP request"),
+            ("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 8 << 20) + "\r\n\r\n", 431, "headers too large"),
+            ("POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n" + String(repeating: "x", count: 5_000_000), 413, "over 64 KiB"),
+            ("POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + String(repeating: "10000\r\n" + String(repeating: "x", count: 65536) + "\r\n", count: 3), 413, "over 64 KiB"),
+            (upgrade + "Sec-WebSocket-Key: not base64!!\r\n\r\n", 400, "Sec-WebSocket-Key"),
+            (upgrade + "\r\n", 400, "needs Sec-WebSocket-Key"),
+        ]
+        for (request, status, message) in refused {
+            let answer = try StalledClient.exchange(port: server.port, request)
+            #expect(answer.hasPrefix("HTTP/1.1 \(status)") && answer.lowercased().contains("connection: close") && answer.contains(message),
+                    "\(request.prefix(40)): \(answer.prefix(200))")
         }
         let health = try await server.request("GET", "/v1/health")
         #expect(health.status == 200 && health.json["status"] as? String == "ok")
