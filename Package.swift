@@ -80,3 +80,11 @@ let package = Package(
         ]),
     ]
 )
+
+// `make fuzz` only (FOVEAL_FUZZ=1, built with -sanitize=fuzzer,address): the libFuzzer harnesses
+// of every parser. Other builds never see this target, whose entry point libFuzzer provides.
+if Context.environment["FOVEAL_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "FovealFuzz", dependencies: [
+        "FovealIO", "FovealCapture", "FovealCalibration", "GazeCapture", "MPIIFaceGaze",
+    ]))
+}

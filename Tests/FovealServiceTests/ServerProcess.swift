@@ -97,19 +97,33 @@ actor Received {
     var closeCode: String?
     func add(_ m: String) { messages.append(m) }
     func closed(_ code: String?) { closeCode = code }
+    /// Connection attempts that failed before any message, with why.
+    var failures: [String] = []
+    func failed(_ why: String) { failures.append(why) }
     var count: Int { messages.count }
 }
 
 /// Connects to `url` and records every text message until the server closes or the task is cancelled.
+/// A connection that fails before any message arrives (a handshake timed out on a machine busy
+/// with the rest of the suite) is tried again, a few times, as a client program would.
 func listen(_ url: String, into received: Received) async throws {
     var logger = Logger(label: "test.ws")
     logger.logLevel = .critical
-    let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
-        for try await message in inbound.messages(maxSize: 1 << 20) {
-            if case .text(let text) = message { await received.add(text) }
+    for attempt in 1...5 {
+        do {
+            let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { await received.add(text) }
+                }
+            }
+            await received.closed(close.map { "\($0.closeCode)" })
+            return
+        } catch {
+            guard await received.count == 0, attempt < 5, !Task.isCancelled else { throw error }
+            await received.failed("\(error)")
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
-    await received.closed(close.map { "\($0.closeCode)" })
 }
 
 /// A TCP client that completes the WebSocket handshake and then never reads: the slow consumer.

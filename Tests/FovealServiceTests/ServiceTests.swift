@@ -11,7 +11,15 @@ import Testing
         let readers = (0..<3).map { _ in Received() }
         let tasks = readers.map { r in Task { try await listen(server.webSocketBase + "v1/gaze/stream", into: r) } }
         let stalled = try StalledClient(port: server.port, path: "/v1/gaze/stream")
-        let ended = try await server.waitForHealth { ($0["source"] as? [String: Any])?["phase"] as? String == "ended" }
+        let ended: [String: Any]
+        do {
+            ended = try await server.waitForHealth { ($0["source"] as? [String: Any])?["phase"] as? String == "ended" }
+        } catch {
+            var failures: [String] = []
+            for r in readers { failures += await r.failures }
+            Issue.record("the replay never ended; reader connections that failed: \(failures)")
+            throw error
+        }
         let frames = try #require((ended["source"] as? [String: Any])?["frames"] as? Int)
         #expect(frames > 40)
         let deadline = Date().addingTimeInterval(30)
