@@ -106,10 +106,8 @@ public struct GazeNet: Sendable {
                                        outputHeight: config.taskSize, outputWidth: config.taskSize)
         }
         let (z, features, taskCache) = task.forward(j, dropout: training?.dropout, rng: &rng)
-        // (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
         let squashed = Elementwise.sigmoid(z)
-        let range = Float(config.rangeCm)
-        let gaze = Elementwise.map(squashed) { ($0 * 2 - 1) * range }
+        let gaze = centimetres(squashed)
         let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features)
         guard let training, let taskCache else { return (output, nil) }
         return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
@@ -158,9 +156,12 @@ public struct GazeNet: Sendable {
     }
 
     /// f_t and the output squashing: (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
-    public func head(_ resampled: Tensor) -> Tensor {
+    public func head(_ resampled: Tensor) -> Tensor { centimetres(Elementwise.sigmoid(task(resampled))) }
+
+    /// The squashed output (sigmoid of AlexNet's, in 0...1) as gaze in cm: (s * 2 - 1) * range.
+    func centimetres(_ squashed: Tensor) -> Tensor {
         let range = Float(config.rangeCm)
-        return Elementwise.map(Elementwise.sigmoid(task(resampled))) { ($0 * 2 - 1) * range }
+        return Elementwise.map(squashed) { ($0 * 2 - 1) * range }
     }
 
     /// Adds d(loss)/d(parameter) to every trained parameter's gradient, given d(loss)/d(gaze_cm)

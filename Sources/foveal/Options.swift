@@ -99,15 +99,23 @@ struct Dataset {
     /// Set for an MPIIFaceGaze folder: its 3-D geometry gives errors in degrees.
     let mpii: MPIIFaceGaze?
 
+    /// What reading the folder skipped (MPIIFaceGaze reads every line up front; a GazeCapture
+    /// folder's problems surface as it is walked).
+    var readProblems: [String] { mpii?.problems.map(\.description) ?? [] }
+
     init(_ path: String, testPerson: String?) throws {
         if MPIIFaceGaze.isLayout(path) {
             let mpii = try MPIIFaceGaze(root: path, testPerson: testPerson)
-            for problem in mpii.problems.prefix(20) { printError("skipped \(problem)") }
-            if mpii.problems.count > 20 { printError("... and \(mpii.problems.count - 20) more problems") }
             (frames, self.mpii) = (mpii.dataset, mpii)
         } else {
             guard testPerson == nil else { throw CommandFailure("\(path): not an MPIIFaceGaze folder, so it has no participants to hold out") }
             (frames, mpii) = (try GazeCaptureDataset(root: path), nil)
         }
     }
+}
+
+/// Names what a run skipped on stderr: the first 20, then how many more.
+func printSkipped(_ problems: [String]) {
+    for problem in problems.prefix(20) { printError("skipped \(problem)") }
+    if problems.count > 20 { printError("... and \(problems.count - 20) more problems (see --json)") }
 }

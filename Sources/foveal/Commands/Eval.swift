@@ -116,13 +116,12 @@ extension Foveal {
                 bar.finish()
                 try perFrame?.close()
                 if let mpii = opened.mpii {
-                    report.problems = mpii.problems.map(\.description) + report.problems
+                    report.problems = opened.readProblems + report.problems
                     let perFamily = AngularStatistics.perFamily(degrees)
                     report.overallDegrees = perFamily["all"]
                     report.familiesDegrees = perFamily.filter { $0.key != "all" }
                 }
-                for problem in report.problems.prefix(20) { printError("skipped \(problem)") }
-                if report.problems.count > 20 { printError("... and \(report.problems.count - 20) more problems (see --json)") }
+                printSkipped(report.problems)
                 if json {
                     emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 } else {
@@ -147,6 +146,7 @@ extension Foveal {
             guard dots >= 2 else { throw ValidationError("--calibrate needs at least 2 dots") }
             var protocolRun = CalibratedEvaluation(model: net, dots: dots, choice: calibrationDots ?? .first)
             if let mpii = opened.mpii { protocolRun.angularError = { mpii.angularErrorDegrees($0, predicted: $1) } }
+            printSkipped(opened.readProblems)
             let report = try protocolRun.run(opened.frames, selection)
             if report.recordings == 0 {
                 throw CommandFailure("\(dataset): no recording in split '\(split.rawValue)' has more than \(dots) dots of usable frames to calibrate on and test ("

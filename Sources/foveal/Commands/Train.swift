@@ -93,6 +93,7 @@ extension Foveal {
                 options.dropout = dropout
                 options.pairLossWeight = pairLoss
                 let data = try Dataset(dataset, testPerson: holdOut)
+                printSkipped(data.readProblems)
                 if data.mpii != nil && holdOut == nil {
                     throw CommandFailure("\(dataset): MPIIFaceGaze trains leave-one-person-out: give --hold-out pXX")
                 }
