@@ -60,6 +60,49 @@ public struct AngularStatistics: Codable, Sendable, Equatable {
     }
 }
 
+/// How well the presence head tells frames with a face with open eyes (GazeCapture's valid
+/// frames) from the rest (nobody in view, eyes closed), at a threshold of one half.
+public struct PresenceStatistics: Codable, Sendable, Equatable {
+    public var frames = 0, correct = 0
+    public var faceFrames = 0, faceCorrect = 0
+    public var noFaceFrames = 0, noFaceCorrect = 0
+
+    public init() {}
+
+    public mutating func add(sawFace: Bool, hasFace: Bool) {
+        frames += 1
+        if hasFace { faceFrames += 1 } else { noFaceFrames += 1 }
+        guard sawFace == hasFace else { return }
+        correct += 1
+        if hasFace { faceCorrect += 1 } else { noFaceCorrect += 1 }
+    }
+
+    /// Share of frames classified right.
+    public var accuracy: Double { frames > 0 ? Double(correct) / Double(frames) : .nan }
+    public var faceAccuracy: Double { faceFrames > 0 ? Double(faceCorrect) / Double(faceFrames) : .nan }
+    public var noFaceAccuracy: Double { noFaceFrames > 0 ? Double(noFaceCorrect) / Double(noFaceFrames) : .nan }
+
+    enum CodingKeys: String, CodingKey {
+        case frames, correct, faceFrames = "face_frames", faceCorrect = "face_correct"
+        case noFaceFrames = "no_face_frames", noFaceCorrect = "no_face_correct", accuracy
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (frames, correct) = (try c.decode(Int.self, forKey: .frames), try c.decode(Int.self, forKey: .correct))
+        (faceFrames, faceCorrect) = (try c.decode(Int.self, forKey: .faceFrames), try c.decode(Int.self, forKey: .faceCorrect))
+        (noFaceFrames, noFaceCorrect) = (try c.decode(Int.self, forKey: .noFaceFrames), try c.decode(Int.self, forKey: .noFaceCorrect))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(frames, forKey: .frames); try c.encode(correct, forKey: .correct)
+        try c.encode(faceFrames, forKey: .faceFrames); try c.encode(faceCorrect, forKey: .faceCorrect)
+        try c.encode(noFaceFrames, forKey: .noFaceFrames); try c.encode(noFaceCorrect, forKey: .noFaceCorrect)
+        try c.encode(accuracy, forKey: .accuracy)
+    }
+}
+
 /// What `foveal eval` reports: errors per device family and overall, and what was skipped.
 public struct EvaluationReport: Codable, Sendable {
     public var dataset: String
@@ -77,11 +120,13 @@ public struct EvaluationReport: Codable, Sendable {
     /// (MPIIFaceGaze: at the face centre, between the true target and the prediction on the screen).
     public var familiesDegrees: [String: AngularStatistics]?
     public var overallDegrees: AngularStatistics?
+    /// For a model with the presence head: its accuracy on every frame of the split, valid or not.
+    public var presence: PresenceStatistics?
 
     enum CodingKeys: String, CodingKey {
         case dataset, split, frameSelection = "frames", families, overall, framesPerSecond = "frames_per_second"
         case seconds, skippedFrames = "skipped_frames", skippedRecordings = "skipped_recordings", problems
-        case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees"
+        case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees", presence
     }
 }
 
@@ -131,11 +176,18 @@ public struct Evaluator {
 
     /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output),
     /// with the network's penultimate features when `features` is set;
-    /// `progress` is called after each batch.
+    /// `progress` is called after each batch. A model with the presence head also sees the
+    /// frames `selection` leaves out as invalid, for the presence statistics alone.
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection, features wantFeatures: Bool = false,
                     onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
-        var walk = FrameWalk(dataset, selection)
+        var presence: PresenceStatistics?
+        var walkSelection = selection
+        if case .model(let model) = predictor, model.presence != nil {
+            presence = PresenceStatistics()
+            walkSelection.validOnly = false
+        }
+        var walk = FrameWalk(dataset, walkSelection)
         let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
         var errors: [String: [Double]] = [:]
         var unreadable: [FileFormatError] = []
@@ -160,17 +212,18 @@ public struct Evaluator {
                         let estimates = try model.estimate(group.map(\.1))
                         gaze = estimates.map(\.point)
                         if wantFeatures { features = estimates.map(\.features) }
+                        for (estimate, (frame, _)) in zip(estimates, group) { presence?.add(sawFace: estimate.sawFace, hasFace: frame.isValid) }
                     case .constant(let point):
                         gaze = Array(repeating: point, count: group.count)
                     case .constantPerFamily(let points):
                         gaze = group.map { points[$0.0.family] ?? CameraSpacePoint(xCm: 0, yCm: 0) }
                     }
-                    for (i, (frame, _)) in group.enumerated() {
+                    for (i, (frame, _)) in group.enumerated() where frame.isValid || !selection.validOnly {
                         let predicted = gaze[i]
                         errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
                         onFrame(frame, predicted, features[i])
+                        evaluated += 1
                     }
-                    evaluated += group.count
                 }
                 progress(Progress(framesSeen: seen + batchStart + batch.count, framesTotal: total,
                                   framesEvaluated: evaluated, seconds: Date().timeIntervalSince(start)))
@@ -183,6 +236,6 @@ public struct Evaluator {
             families: errors.mapValues(ErrorStatistics.init), overall: ErrorStatistics(errors.values.flatMap { $0 }),
             framesPerSecond: seconds > 0 ? Double(evaluated) / seconds : 0, seconds: seconds,
             skippedFrames: unreadable.count, skippedRecordings: walk.skippedRecordings,
-            problems: (walk.problems + unreadable).map(\.description))
+            problems: (walk.problems + unreadable).map(\.description), presence: presence)
     }
 }

@@ -9,15 +9,24 @@ public struct GazeEstimate: Sendable, Equatable {
     public var point: CameraSpacePoint
     /// AlexNet's penultimate features (empty when the forward pass did not keep them).
     public var features: [Float]
+    /// The probability (0-1) that a face with open eyes is in view; nil for a model without the
+    /// presence head.
+    public var presence: Double?
 
-    public init(point: CameraSpacePoint, features: [Float]) { (self.point, self.features) = (point, features) }
+    public init(point: CameraSpacePoint, features: [Float], presence: Double? = nil) {
+        (self.point, self.features, self.presence) = (point, features, presence)
+    }
+
+    /// Whether a face with open eyes is in view: presence of one half or more (true for a model
+    /// without the presence head, which cannot tell).
+    public var sawFace: Bool { (presence ?? 1) >= 0.5 }
 }
 
 extension GazeNet.Output {
     /// Frame `i` of the batch as a camera-space point with its features.
     public func estimate(_ i: Int) -> GazeEstimate {
         GazeEstimate(point: CameraSpacePoint(xCm: Double(gazeCm[flat: 2 * i]), yCm: Double(gazeCm[flat: 2 * i + 1])),
-                     features: features.map { $0.item(i).values } ?? [])
+                     features: features.map { $0.item(i).values } ?? [], presence: presence.map { Double($0[flat: i]) })
     }
 
     /// Every frame of the batch, in order.

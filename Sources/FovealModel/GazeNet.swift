@@ -18,6 +18,10 @@ public struct GazeNet: Sendable {
     public var saliencyHead: Conv2dLayer?
     public let sampler = SaliencySampler()
     public var task: AlexNetRegressor
+    /// A logistic regression on AlexNet's penultimate features: whether a face with open eyes is
+    /// in view. Fitted after the gaze training on frozen features (`PresenceFitting`), so it
+    /// never changes the gaze; nil for weight files without one.
+    public var presence: LinearLayer?
     /// Every parameter and buffer in `state_dict` order, shared with the layers.
     public let parameters: [Parameter]
 
@@ -33,6 +37,8 @@ public struct GazeNet: Sendable {
         public var gazeCm: Tensor
         /// (N, hidden) AlexNet's penultimate features (what per-user calibration regresses from).
         public var features: Tensor?
+        /// (N) probability that a face with open eyes is in view; nil without the presence head.
+        public var presence: Tensor?
     }
 
     /// How a training forward pass runs (nil: inference).
@@ -79,6 +85,7 @@ public struct GazeNet: Sendable {
             saliencyHead = try Conv2dLayer(p.scope("saliency_head"), in: net.outChannels, out: 1, kernel: 1)
         }
         task = try AlexNetRegressor(p.scope("task"), widths: config.alexWidths, hidden: config.hidden)
+        if config.presence { presence = try LinearLayer(p.scope("presence"), in: config.hidden, out: 1) }
         parameters = p.parameters
     }
 
@@ -108,7 +115,9 @@ public struct GazeNet: Sendable {
         let (z, features, taskCache) = task.forward(j, dropout: training?.dropout, rng: &rng)
         let squashed = Elementwise.sigmoid(z)
         let gaze = centimetres(squashed)
-        let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features)
+        let presenceProbability = presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
+        let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features,
+                            presence: presenceProbability)
         guard let training, let taskCache else { return (output, nil) }
         return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
                                       squashed: squashed))
@@ -216,8 +225,9 @@ public struct GazeNet: Sendable {
         return saliency.backward(dFeatures, s.network, inputGradient: inputGradient)
     }
 
-    /// The parameters training updates (not BatchNorm's running statistics).
-    public var trainableParameters: [Parameter] { parameters.filter { $0.role.isTrainable } }
+    /// The parameters training updates (not BatchNorm's running statistics, nor the presence
+    /// head, which is fitted afterwards on frozen features).
+    public var trainableParameters: [Parameter] { parameters.filter { $0.role.isTrainable && !$0.name.hasPrefix("presence.") } }
 
     /// Zeroes every gradient.
     public func zeroGradients() { for p in parameters { p.zeroGradient() } }

@@ -19,15 +19,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var rangeCm: Double
     /// With the saliency sampler (AN+SS) or the plain-AlexNet baseline (area downsampling).
     public var sampler: Bool
+    /// With the presence head (`presence.weight`, `presence.bias`): the probability that a face
+    /// with open eyes is in view. Absent from the JSON of models without one, so their
+    /// configuration (and identity) reads as it always has.
+    public var presence: Bool
 
     enum CodingKeys: String, CodingKey {
         case taskSize = "task_size", saliencySize = "saliency_size", depth
         case saliencyWidth = "saliency_width", alexWidths = "alex_widths", hidden
-        case rangeCm = "range_cm", sampler
+        case rangeCm = "range_cm", sampler, presence
     }
 
     public init(taskSize: Int, saliencySize: Int, depth: Int, saliencyWidth: Int, alexWidths: [Int],
-                hidden: Int, rangeCm: Double = 30, sampler: Bool = true) {
+                hidden: Int, rangeCm: Double = 30, sampler: Bool = true, presence: Bool = false) {
         self.taskSize = taskSize
         self.saliencySize = saliencySize
         self.depth = depth
@@ -36,6 +40,33 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.hidden = hidden
         self.rangeCm = rangeCm
         self.sampler = sampler
+        self.presence = presence
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        taskSize = try c.decode(Int.self, forKey: .taskSize)
+        saliencySize = try c.decode(Int.self, forKey: .saliencySize)
+        depth = try c.decode(Int.self, forKey: .depth)
+        saliencyWidth = try c.decode(Int.self, forKey: .saliencyWidth)
+        alexWidths = try c.decode([Int].self, forKey: .alexWidths)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        rangeCm = try c.decode(Double.self, forKey: .rangeCm)
+        sampler = try c.decode(Bool.self, forKey: .sampler)
+        presence = try c.decodeIfPresent(Bool.self, forKey: .presence) ?? false
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(taskSize, forKey: .taskSize)
+        try c.encode(saliencySize, forKey: .saliencySize)
+        try c.encode(depth, forKey: .depth)
+        try c.encode(saliencyWidth, forKey: .saliencyWidth)
+        try c.encode(alexWidths, forKey: .alexWidths)
+        try c.encode(hidden, forKey: .hidden)
+        try c.encode(rangeCm, forKey: .rangeCm)
+        try c.encode(sampler, forKey: .sampler)
+        if presence { try c.encode(true, forKey: .presence) }
     }
 
     /// The paper's model: 227x227 task and saliency inputs, ResNet-18 prefix of depth 10,

@@ -69,3 +69,20 @@ extension GazeNet {
         return list
     }
 }
+
+extension GazeNet {
+    /// This model with a presence head of the given weights (1, hidden) and bias (1): the same
+    /// parameters otherwise, shared with this model, and `presence` set in the configuration.
+    public func withPresence(weight: Tensor, bias: Tensor) throws -> GazeNet {
+        var config = self.config
+        config.presence = true
+        let byName = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
+        return try GazeNet(config: config, parameters: ParameterReader { name, shape, _ in
+            let value = name == "presence.weight" ? weight : name == "presence.bias" ? bias : byName[name]
+            guard let value, value.shape == shape else {
+                throw ModelError.badInput("presence head: tensor '\(name)' is missing or not of shape \(shape)")
+            }
+            return value
+        })
+    }
+}

@@ -11,13 +11,44 @@ public struct Look: Sendable {
     public var gain: Double             // exposure
     public var noise: Double            // sensor noise, 8-bit levels
     public var jpegQuality: Int
+    /// The subject's light relative to the room's: below 1 with a window behind them.
+    public var subjectLight = 1.0
+    /// The room behind the subject: dark when the screen is the only light, bright with a window.
+    public var backgroundLight = 1.0
+    /// Per-channel colour of the light (a screen's light is bluish).
+    public var tint = (r: 1.0, g: 1.0, b: 1.0)
+    /// Opacity of the screen's reflection in glasses (0: none).
+    public var screenReflection = 0.0
 
+    /// A hand-held recording's look: daylight or room light, any background.
     public static func random(_ rng: inout SplitMix64) -> Look {
         let angle = rng.uniformDouble(0, 2 * .pi)
         return Look(background: (0..<4).map { _ in RGB(rng.uniformDouble(20, 235), rng.uniformDouble(20, 235), rng.uniformDouble(20, 235)) },
                     backgroundSeed: rng.next(), lightX: cos(angle), lightY: sin(angle),
                     diffuse: rng.uniformDouble(0.05, 0.3), gain: rng.uniformDouble(0.75, 1.15),
                     noise: rng.uniformDouble(1.5, 5), jpegQuality: Int(rng.uniformDouble(70, 96)))
+    }
+
+    /// A desk's look: an evenly lit office (half the recordings), a dim room lit mostly by the
+    /// screen (dark, noisy, bluish frames), or a window behind the user (a bright room and a
+    /// face in shadow). Glasses reflect the screen.
+    public static func randomDesk(_ rng: inout SplitMix64) -> Look {
+        var look = random(&rng)
+        look.screenReflection = rng.uniformDouble(0.15, 0.5)
+        let kind = rng.uniformDouble(0, 1)
+        if kind < 0.25 {
+            look.gain = rng.uniformDouble(0.3, 0.55)
+            look.noise = rng.uniformDouble(5, 12)
+            look.backgroundLight = rng.uniformDouble(0.2, 0.5)
+            look.diffuse = rng.uniformDouble(0.02, 0.12)
+            look.tint = (rng.uniformDouble(0.8, 0.9), rng.uniformDouble(0.9, 0.97), 1.1)
+            look.screenReflection = rng.uniformDouble(0.4, 0.8)
+        } else if kind < 0.5 {
+            look.backgroundLight = rng.uniformDouble(1.4, 2.0)
+            look.subjectLight = rng.uniformDouble(0.45, 0.7)
+            look.gain = rng.uniformDouble(0.9, 1.1)
+        }
+        return look
     }
 }
 
@@ -59,7 +90,16 @@ public struct FaceRenderer {
             let r = rng.uniformDouble(0.05, 0.2) * w
             canvas.ellipse(centre: (rng.uniformDouble(0, w), rng.uniformDouble(0, h)), (r, 0), (0, r * 0.7), colour: c)
         }
+        if look.backgroundLight != 1 {
+            let light = Float(look.backgroundLight)
+            for i in canvas.pixels.indices { canvas.pixels[i] *= light }
+        }
         background = canvas
+    }
+
+    /// The room with nobody in it: what the camera sees while the subject is away.
+    public func renderEmpty(look: Look, exposure: Double, rng: inout SplitMix64) -> (image: RGBImage, detections: Detections) {
+        (background.image(noise: look.noise, gain: look.gain * exposure, tint: look.tint, rng: &rng), Detections())
     }
 
     /// Renders `scene`; `blink` runs from 0 (open) to 1 (closed). Returns the image and the
@@ -79,7 +119,7 @@ public struct FaceRenderer {
         let faceA1 = off(f.right * s.faceHalfWidthCm), faceA2 = off(f.up * s.faceHalfHeightCm)
         let radius = (faceA1.x * faceA1.x + faceA1.y * faceA1.y).squareRoot()
         let shade = { (x: Double, y: Double) -> Double in
-            1 + look.diffuse * ((x - faceCentre.x) * look.lightX + (y - faceCentre.y) * look.lightY) / radius
+            look.subjectLight + look.subjectLight * look.diffuse * ((x - faceCentre.x) * look.lightX + (y - faceCentre.y) * look.lightY) / radius
         }
 
         // Hair behind the head, neck, face.
@@ -99,18 +139,20 @@ public struct FaceRenderer {
         // Nose (its tip stands out towards the camera, so it shows head yaw) and mouth.
         let noseTip = head.position - f.up * 3.3 + f.forward * 2.2
         canvas.stroke([project(head.position - f.up * 0.6 + f.forward * 1.2), project(noseTip)],
-                      width: off(f.right * 0.5).x.magnitude, colour: s.skin.scaled(0.88), opacity: 0.8)
+                      width: off(f.right * 0.5).x.magnitude, colour: s.skin.scaled(0.88 * look.subjectLight), opacity: 0.8)
         canvas.ellipse(centre: project(noseTip - f.up * 0.25), off(f.right * 0.9), off(f.up * 0.35), colour: s.skin.scaled(0.7), shade: shade)
         canvas.ellipse(centre: project(head.position - f.up * 6.0 + f.forward * 1.0), off(f.right * 2.1), off(f.up * 0.32),
                        colour: RGB(150, 60, 60).scaled(s.skin.r / 230), shade: shade)
 
-        for side in EyeSide.allCases { drawEye(scene.eye(side), side, scene, blink: blink, shade: shade, canvas: &canvas) }
+        for side in EyeSide.allCases {
+            drawEye(scene.eye(side), side, scene, look: look, blink: blink, shade: shade, canvas: &canvas)
+        }
 
-        let image = canvas.image(noise: look.noise, gain: look.gain * exposure, rng: &rng)
+        let image = canvas.image(noise: look.noise, gain: look.gain * exposure, tint: look.tint, rng: &rng)
         return (image, detections(scene, blink: blink, rng: &rng))
     }
 
-    private func drawEye(_ eye: EyeState, _ side: EyeSide, _ scene: GazeScene, blink: Double,
+    private func drawEye(_ eye: EyeState, _ side: EyeSide, _ scene: GazeScene, look: Look, blink: Double,
                          shade: (Double, Double) -> Double, canvas: inout Canvas) {
         let s = scene.subject, f = scene.head.frame, z = scene.head.position.z
         let off = { (d: Vector3) in camera.offset(d, atDepth: z) }
@@ -177,13 +219,20 @@ public struct FaceRenderer {
             let p = front - f.right * (side.sign * s.eyeWidthCm * (0.6 - 1.3 * t)) + f.up * (1.2 + 0.35 * sin(t * .pi))
             return camera.project(p)
         }
-        canvas.stroke(brow, width: max(1.5, 0.28 * upLength), colour: s.brow, opacity: 0.9)
+        canvas.stroke(brow, width: max(1.5, 0.28 * upLength), colour: s.brow.scaled(look.subjectLight), opacity: 0.9)
         if s.glasses {
             let rim = (0...24).map { k -> (x: Double, y: Double) in
                 let a = Double(k) / 24 * 2 * .pi
                 return camera.project(eye.centre + f.forward * 1.4 + f.right * (1.9 * cos(a)) + f.up * (1.4 * sin(a) - 0.1))
             }
             canvas.stroke(rim, width: max(1, 0.15 * upLength), colour: RGB(25, 25, 30))
+            if look.screenReflection > 0 {
+                // The screen mirrored in the lens: a bright bluish patch over part of the eye,
+                // where the lens faces the screen (up and in front of the eye).
+                let centre = camera.project(eye.centre + f.forward * 1.5 + f.up * 0.35 - f.right * (side.sign * 0.3))
+                canvas.ellipse(centre: centre, off(f.right * 1.0), off(f.up * 0.55), colour: RGB(205, 220, 255),
+                               opacity: look.screenReflection)
+            }
             if side == .right {
                 canvas.stroke([camera.project(scene.head.position + f.forward * 1.6 + f.right * 1.2),
                                camera.project(scene.head.position + f.forward * 1.6 - f.right * 1.2)],

@@ -34,7 +34,7 @@ struct Canvas {
 
     /// An ellipse with centre c and semi-axis vectors a1, a2 (pixels), soft over about one pixel.
     mutating func ellipse(centre c: (x: Double, y: Double), _ a1: (x: Double, y: Double), _ a2: (x: Double, y: Double),
-                          colour: RGB, shade: ((Double, Double) -> Double)? = nil) {
+                          colour: RGB, shade: ((Double, Double) -> Double)? = nil, opacity: Double = 1) {
         let det = a1.x * a2.y - a2.x * a1.y
         guard abs(det) > 1e-9 else { return }
         let extentX = abs(a1.x) + abs(a2.x), extentY = abs(a1.y) + abs(a2.y)
@@ -48,7 +48,7 @@ struct Canvas {
               alpha: { x, y in
                   let dx = x - c.x, dy = y - c.y
                   let s = (dx * a2.y - dy * a2.x) / det, t = (a1.x * dy - a1.y * dx) / det
-                  return min(1, max(0, 0.5 - ((s * s + t * t).squareRoot() - 1) * scale))
+                  return opacity * min(1, max(0, 0.5 - ((s * s + t * t).squareRoot() - 1) * scale))
               })
     }
 
@@ -66,25 +66,28 @@ struct Canvas {
         }
     }
 
-    /// The image, with sensor noise of standard deviation `noise` levels, rounded to 8 bits.
-    func image(noise: Double, gain: Double, rng: inout SplitMix64) -> RGBImage {
+    /// The image, with sensor noise of standard deviation `noise` levels, rounded to 8 bits;
+    /// `gain` scales every channel and `tint` each one.
+    func image(noise: Double, gain: Double, tint: (r: Double, g: Double, b: Double) = (1, 1, 1), rng: inout SplitMix64) -> RGBImage {
         var bytes = [UInt8](repeating: 0, count: pixels.count)
         // The sum of two uniforms (triangular, variance 1/6) is close enough to sensor noise and
         // costs half a random draw per channel.
-        let scale = Float(noise) * 6.0.squareRoot().float / 65536, g = Float(gain)
+        let scale = Float(noise) * 6.0.squareRoot().float / 65536
+        let gains = SIMD3<Float>(Float(gain * tint.r), Float(gain * tint.g), Float(gain * tint.b))
         var state = rng.next() | 1
         pixels.withUnsafeBufferPointer { src in
             bytes.withUnsafeMutableBufferPointer { dst in
-                var i = 0
+                var i = 0, channel = 0
                 while i < src.count {
                     state ^= state << 13; state ^= state >> 7; state ^= state << 17
                     var bits = state
                     for _ in 0..<2 where i < src.count {
                         let a = Float(bits & 0xffff), b = Float((bits >> 16) & 0xffff)
                         bits >>= 32
-                        let v = src[i] * g + (a + b - 65535) * scale + 0.5
+                        let v = src[i] * gains[channel] + (a + b - 65535) * scale + 0.5
                         dst[i] = UInt8(max(0, min(255, v)))
                         i += 1
+                        channel = channel == 2 ? 0 : channel + 1
                     }
                 }
             }

@@ -59,7 +59,7 @@ def main(foveal):
         synth = tempfile.mkdtemp()
         shutil.rmtree(synth)
         subprocess.run([foveal, "synth", "--out", synth, "--recordings", str(p["days"]), "--dots", "4", "--frames-per-dot", "1",
-                        "--seed", str(p["seed"]), "--frame-size", "1280x720", "--ipad-fraction", "0"], check=True,
+                        "--seed", str(p["seed"]), "--frame-size", "1280x720", "--setup", "phone"], check=True,
                        stdout=subprocess.DEVNULL)
         root = os.path.join(OUT, person)
         os.makedirs(os.path.join(root, "Calibration"))

@@ -182,7 +182,7 @@ final class StalledClient {
 enum SampleRecording {
     static let path: String = {
         let dir = Fixtures.temporaryDirectory() + "/gc"
-        let run = try! Run(["synth", "--out", dir, "--recordings", "1", "--dots", "12", "--frames-per-dot", "4", "--seed", "5", "--ipad-fraction", "0"])
+        let run = try! Run(["synth", "--out", dir, "--recordings", "1", "--dots", "12", "--frames-per-dot", "4", "--seed", "5", "--setup", "phone"])
         precondition(run.status == 0, run.stderr)
         let recording = try! FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted()[0]
         return dir + "/" + recording

@@ -256,3 +256,40 @@ import Testing
 
 /// A small model that trains in seconds.
 let testConfig = ModelConfig(taskSize: 64, saliencySize: 32, depth: 6, saliencyWidth: 8, alexWidths: [8, 16, 16, 16, 16], hidden: 32)
+
+@Suite struct PresenceFit {
+    /// Desk recordings with empty rooms and closed eyes among their frames.
+    static let dataset: String = {
+        var o = SyntheticDataset.Options()
+        (o.recordings, o.dotsPerRecording, o.framesPerDot, o.seed) = (6, 12, 2, 5)
+        o.setups = try! SetupMix(parsing: "laptop")
+        o.frameSize = (320, 180)
+        let dir = Fixtures.temporaryDirectory()
+        _ = try! SyntheticDataset.write(o, to: dir)
+        return dir
+    }()
+
+    @Test func theHeadLearnsWhoIsThereAndLeavesTheGazeAlone() throws {
+        let model = try GazeNet(config: testConfig, seed: 4)
+        let frames = try GazeCaptureDataset(root: Self.dataset).recordingIDs.flatMap { try GazeCaptureDataset(root: Self.dataset).recording($0).frames }
+        let (fitted, report) = try PresenceFitting().fit(model, frames: frames)
+        #expect(report.positives > 0 && report.negatives > 0, "\(report)")
+        #expect(fitted.config.presence && model.presence == nil)
+        // Right on most of the frames it was fitted on, each class counted alike.
+        #expect(report.balancedAccuracy > 0.8, "\(report)")
+        let images = try frames.prefix(4).map { try RGBImage(contentsOf: $0.imagePath) }
+        let before = try model.estimate(images), after = try fitted.estimate(images)
+        #expect(before.map(\.point) == after.map(\.point))
+        #expect(after.allSatisfy { $0.presence.map { (0...1).contains($0) } ?? false })
+        // A file written with the head loads with it.
+        let path = Fixtures.temporaryDirectory() + "/p.safetensors"
+        try Checkpoint.save(fitted, to: path)
+        #expect(try GazeNet(weightsAt: path).estimate(images).map(\.presence) == after.map(\.presence))
+    }
+
+    @Test func oneClassAloneIsAnError() throws {
+        let model = try GazeNet(config: testConfig, seed: 4)
+        let frames = try GazeCaptureDataset(root: Self.dataset).recording("00000").frames.filter(\.isValid)
+        #expect(throws: TrainingError.self) { try PresenceFitting().fit(model, frames: frames) }
+    }
+}

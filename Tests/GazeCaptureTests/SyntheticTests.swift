@@ -129,4 +129,76 @@ import Testing
         }
         #expect(try dataset.recording("00002").family == "iPad")
     }
+
+    @Test func setupsMixInTheirSharesAndEveryFamilyGetsTestAndValidation() throws {
+        let mix = try SetupMix(parsing: "phone=2,tablet=1,laptop=2,desktop=2")
+        let setups = (0..<70).map(mix.setup(forRecording:))
+        #expect(setups.count { $0 == .phone } == 20 && setups.count { $0 == .tablet } == 10)
+        #expect(setups.count { $0 == .laptop } == 20 && setups.count { $0 == .desktop } == 20)
+        var o = options
+        (o.setups, o.recordings) = (mix, 14)
+        let plans = (0..<14).map { SyntheticDataset.plan($0, o) }
+        for setup in Setup.allCases {
+            let splits = plans.filter { $0.setup == setup }.map(\.split)
+            #expect(splits.prefix(2) == ["test", "val"], "\(setup): \(splits)")
+            #expect(plans.filter { $0.setup == setup }.allSatisfy { $0.device.family == setup.family })
+        }
+        // GazeCapture's mix is still the default, recording for recording.
+        #expect((0..<10).map(SetupMix.handHeld.setup(forRecording:)) == [.phone, .phone, .tablet, .phone, .phone, .phone, .phone, .tablet, .phone, .phone])
+    }
+
+    @Test(arguments: ["", "phone,phone", "laptop=0", "desktop=101", "laptop=x", "car"])
+    func aBadSetupListIsRefused(_ text: String) {
+        #expect(throws: SetupMixError.self) { try SetupMix(parsing: text) }
+    }
+
+    /// At a desk: a webcam's 720p frames, the subject 40-90 cm away in front of the screen, dots
+    /// on the laptop's or monitor's screen, and some frames without a face or with closed eyes,
+    /// marked invalid in the detection files.
+    @Test(arguments: [Setup.laptop, .desktop]) func aDeskRecording(_ setup: Setup) throws {
+        var o = options
+        (o.setups, o.recordings, o.dotsPerRecording, o.framesPerDot) = (try SetupMix(parsing: setup.rawValue), 6, 12, 6)
+        var sawAbsence = false, sawClosedEyes = false
+        for index in 0..<6 {
+            let plan = SyntheticDataset.plan(index, o)
+            #expect(plan.setup == setup && plan.device.family == setup.family && plan.device.unit == .pixels)
+            #expect((plan.camera.width, plan.camera.height) == (1280, 720))
+            // A 65-80 degree diagonal field of view.
+            let fov = 2 * atan(Double(1280 * 1280 + 720 * 720).squareRoot() / 2 / plan.camera.focalPx) * 180 / .pi
+            #expect(fov > 64.9 && fov < 80.1)
+            for frame in plan.frames {
+                #expect(frame.head.position.z >= 40 && frame.head.position.z <= 90)
+                #expect(abs(frame.head.yawDeg) <= 25 && abs(frame.head.pitchDeg) <= 15)
+                #expect(frame.dot.camera.yCm < 0)  // the screen hangs below its camera
+            }
+            sawAbsence = sawAbsence || plan.frames.contains { !$0.present }
+            sawClosedEyes = sawClosedEyes || plan.frames.contains { $0.present && $0.blink == 1 }
+        }
+        #expect(sawAbsence && sawClosedEyes)
+
+        // Written at a small size (a debug build renders slowly): the detection files mark the
+        // planned absences and closed eyes.
+        (o.recordings, o.frameSize) = (2, (320, 180))
+        let dir = Fixtures.temporaryDirectory()
+        _ = try SyntheticDataset.write(o, to: dir)
+        let dataset = try GazeCaptureDataset(root: dir)
+        for id in dataset.recordingIDs {
+            let recording = try dataset.recording(id)
+            let plan = SyntheticDataset.plan(Int(id)!, o)
+            #expect(recording.family == setup.family)
+            for (frame, planned) in zip(recording.frames, plan.frames) {
+                if !planned.present { #expect(frame.face == nil && !frame.isValid) }
+                if planned.blink == 1 { #expect(frame.leftEye == nil && frame.rightEye == nil) }
+            }
+        }
+        // At its own size, a desk frame is 720p.
+        (o.recordings, o.frameSize, o.dotsPerRecording, o.framesPerDot) = (1, nil, 1, 1)
+        let hd = Fixtures.temporaryDirectory()
+        _ = try SyntheticDataset.write(o, to: hd)
+        for id in try GazeCaptureDataset(root: hd).recordingIDs {
+            let recording = try GazeCaptureDataset(root: hd).recording(id)
+            let image = try RGBImage(contentsOf: recording.frames[0].imagePath)
+            #expect((image.width, image.height) == (1280, 720))
+        }
+    }
 }

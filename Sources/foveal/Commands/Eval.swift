@@ -134,6 +134,10 @@ extension Foveal {
                              + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm)
                              + (degrees?[family].map { String(format: " %9.2f", $0.meanDegrees) } ?? ""))
                     }
+                    if let p = report.presence {
+                        emit(String(format: "presence: %.2f%% of %d frames right (face with open eyes %.2f%% of %d, none %.2f%% of %d)",
+                                    100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
+                    }
                     emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
                                 report.overall.frames, report.seconds, report.framesPerSecond,
                                 report.skippedFrames, report.skippedRecordings))

@@ -11,7 +11,7 @@ extension Foveal {
 
         @OptionGroup var weights: ModelOptions
 
-        @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}.")
+        @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}, plus \"presence\" (0-1, a face with open eyes in view) and \"face\" (presence of 0.5 or more) with a model that has the presence head.")
         var json = false
 
         @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image and gaze (the path joined with _ where two images share a name).")
@@ -33,11 +33,14 @@ extension Foveal {
                 for (path, stem) in zip(images, outputStems(for: images)) {
                     do {
                         let output = model(try ImageNormalization.pixelBatch([RGBImage(contentsOf: path)]))
-                        let gaze = output.estimate(0).point
+                        let estimate = output.estimate(0), gaze = estimate.point
                         if json {
-                            emit(jsonLine(["image": path, "gaze_cm": [gaze.xCm, gaze.yCm]]))
+                            var line: [String: Any] = ["image": path, "gaze_cm": [gaze.xCm, gaze.yCm]]
+                            if let presence = estimate.presence { (line["presence"], line["face"]) = (presence, estimate.sawFace) }
+                            emit(jsonLine(line))
                         } else {
-                            emit("\(path): x \(String(format: "%.2f", gaze.xCm)) cm, y \(String(format: "%.2f", gaze.yCm)) cm")
+                            let presence = estimate.presence.map { String(format: ", presence %.2f%@", $0, estimate.sawFace ? "" : " (no face with open eyes)") } ?? ""
+                            emit("\(path): x \(String(format: "%.2f", gaze.xCm)) cm, y \(String(format: "%.2f", gaze.yCm)) cm\(presence)")
                         }
                         if let dump { try write(output, for: path, into: "\(dump)/\(stem).safetensors") }
                     } catch {
@@ -55,6 +58,7 @@ extension Foveal {
             if let g = output.grid { tensors.append(("grid", g)) }
             tensors.append(("resampled", output.resampled))
             tensors.append(("gaze_cm", output.gazeCm))
+            if let p = output.presence { tensors.append(("presence", p)) }
             try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: file)
         }
     }

@@ -7,10 +7,19 @@ extension Foveal {
         static let configuration = CommandConfiguration(
             abstract: "Render a synthetic gaze dataset in GazeCapture's layout.",
             discussion: """
-                Each recording is a subject (face, eyes with their own kappa, appearance) holding an \
-                iPhone or iPad from calibration/devices.csv in one of the four orientations and \
-                looking at dots on its screen; frames come from a pinhole front camera (640x480, \
-                portrait 480x640), labels are the dots in camera space. Deterministic by seed.
+                Each recording is a subject (face, eyes with their own kappa, appearance) looking at \
+                dots on a screen of calibration/devices.csv, in one of four setups: \
+                phone and tablet: an iPhone or iPad held in the hand in any of the four orientations, \
+                its front camera giving 640x480 frames (480x640 in portrait), as in GazeCapture; \
+                laptop: a laptop's built-in camera above its 13-16 inch screen; \
+                desktop: a webcam on the top edge of a 22-32 inch monitor. At a desk the subject sits \
+                40-90 cm away and moves (shifts, leans, turns the head up to about 25 degrees), the \
+                webcam (65-80 degree diagonal field of view) gives 1280x720 frames, and the light may \
+                be an office's, a dim room's lit by the screen, or a window's behind the user; now and \
+                then the subject is away or has the eyes closed, and those frames are marked invalid \
+                in the detection files as GazeCapture marks them. Labels are the dots in camera \
+                space; DeviceName is the screen's row, so eval reports the families iPhone, iPad, \
+                laptop and monitor. Deterministic by seed.
                 """)
 
         @Option(help: "Output folder (created; must not already hold files).")
@@ -28,17 +37,19 @@ extension Foveal {
         @Option(help: "Frames per dot.")
         var framesPerDot = 6
 
-        @Option(help: "Share of recordings on iPads (0-1).")
-        var ipadFraction = 0.2
+        @Option(help: ArgumentHelp(
+            "Setups, each with an optional whole-number weight: phone, tablet, laptop, desktop (e.g. laptop, or phone=2,tablet=1,laptop=2,desktop=2).",
+            valueName: "list"))
+        var setup = SetupMix.handHeld.description
 
-        @Option(help: "Landscape frame size WIDTHxHEIGHT (portrait frames are turned; default GazeCapture's 640x480).")
+        @Option(help: "Landscape frame size WIDTHxHEIGHT (portrait frames are turned; default 640x480 for phones and tablets, 1280x720 at a desk).")
         var frameSize: String?
 
         func validate() throws {
             guard (1...100_000).contains(recordings), (1...1000).contains(dots), (1...1000).contains(framesPerDot) else {
                 throw ValidationError("--recordings must be 1-100000, --dots and --frames-per-dot 1-1000")
             }
-            guard (0...1).contains(ipadFraction) else { throw ValidationError("--ipad-fraction must be in 0...1") }
+            do { _ = try SetupMix(parsing: setup) } catch { throw ValidationError("--setup: \(error)") }
             if let frameSize, parseSize(frameSize) == nil { throw ValidationError("--frame-size must look like 1280x720") }
         }
 
@@ -53,7 +64,7 @@ extension Foveal {
                 options.seed = seed
                 options.dotsPerRecording = dots
                 options.framesPerDot = framesPerDot
-                options.iPadFraction = ipadFraction
+                options.setups = try SetupMix(parsing: setup)
                 options.frameSize = frameSize.flatMap(parseSize)
                 let bar = ProgressBar(label: "synth")
                 let summary = try SyntheticDataset.write(options, to: out) { done, total in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FovealIO
 import FovealModel
 import FovealTensor
 import FovealTraining
@@ -48,6 +49,10 @@ extension Foveal {
         @Option(help: "Dropout probability of AlexNet's two dropout layers (torchvision: 0.5).") var dropout: Float = 0.5
         @Option(help: ArgumentHelp("Weight of a paired-difference loss: batches of frame pairs from one recording, "
             + "penalising the error of each pair's predicted gaze difference (0 = off).", valueName: "weight")) var pairLoss: Float = 0
+        @Flag(help: "After training, fit the presence head (face with open eyes in view, or not) on the train split's frames, valid and invalid, and write it into best.safetensors.")
+        var presence = false
+        @Option(help: ArgumentHelp("Train no gaze: fit the presence head on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
+        var presenceFrom: String?
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
@@ -68,6 +73,12 @@ extension Foveal {
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
+                if let presenceFrom {
+                    try createDirectory(out)
+                    try fitPresence(try GazeNet(weightsAt: presenceFrom), metadata: ["presence_from": presenceFrom],
+                                    to: out + "/best.safetensors")
+                    return
+                }
                 var modelConfig = try ModelConfig.named(config)
                 if noSampler { modelConfig.sampler = false }
                 let model = try GazeNet(config: modelConfig, seed: seed)
@@ -106,8 +117,29 @@ extension Foveal {
                                extra: String(format: "epoch %d/%d loss %.3f %.0f img/s", p.epoch, p.epochs, p.loss, p.imagesPerSecond))
                 })
                 bar.finish()
-                if finished { emit("best model: \(trainer.bestPath)") }
+                if finished {
+                    if presence {
+                        let file = try SafeTensorsFile(path: trainer.bestPath)
+                        try fitPresence(try GazeNet(weightsAt: trainer.bestPath), metadata: file.metadata.filter { $0.key != "config" },
+                                        to: trainer.bestPath)
+                    }
+                    emit("best model: \(trainer.bestPath)")
+                }
             }
+        }
+
+        /// Fits the presence head of `model` on the train split's frames and writes the model to `path`.
+        private func fitPresence(_ model: GazeNet, metadata: [String: String], to path: String) throws {
+            let data = try Dataset(dataset, testPerson: holdOut)
+            let (frames, problems) = BatchLoader.frames(of: data.frames, FrameSelection(split: "train", validOnly: false))
+            printSkipped(data.readProblems + problems.map(\.description))
+            var fitting = PresenceFitting()
+            fitting.seed = seed
+            stopOnSignals()
+            let (fitted, report) = try fitting.fit(model, frames: frames, cancellation: interruption)
+            printSkipped(report.unreadable)
+            emit("\(report)")
+            try Checkpoint.save(fitted, to: path, metadata: metadata)
         }
     }
 }
