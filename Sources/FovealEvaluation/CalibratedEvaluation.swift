@@ -43,11 +43,31 @@ public struct CalibratedEvaluation {
         /// The same in degrees, where the dataset knows the 3-D geometry (see `angularError`).
         public var uncalibratedDegrees: [String: AngularStatistics]?
         public var calibratedDegrees: [String: AngularStatistics]?
+        public var dataset: String?
+        public var split: String?
+        /// The model's identity (`GazeNet.identity()`).
+        public var model: String?
+        /// The part of the dataset evaluated, with every scored frame's errors kept, so that
+        /// `ShardMerge` gives exact statistics.
+        public var shard: Shard?
+        public var frameErrors: FrameErrors?
+
+        /// Every scored frame's error per family, before and after calibration (cm, and degrees
+        /// where the dataset knows them).
+        public struct FrameErrors: Codable, Sendable {
+            public var uncalibrated: [String: [Double]], calibrated: [String: [Double]]
+            public var uncalibratedDegrees: [String: [Double]]?, calibratedDegrees: [String: [Double]]?
+
+            enum CodingKeys: String, CodingKey {
+                case uncalibrated, calibrated, uncalibratedDegrees = "uncalibrated_degrees", calibratedDegrees = "calibrated_degrees"
+            }
+        }
 
         enum CodingKeys: String, CodingKey {
             case calibrationDots = "calibration_dots", dotChoice = "dot_choice", recordings, skippedRecordings = "skipped_recordings"
             case uncalibrated, calibrated, methodsChosen = "methods_chosen"
             case uncalibratedDegrees = "uncalibrated_degrees", calibratedDegrees = "calibrated_degrees"
+            case dataset, split, model, shard, frameErrors = "frame_errors"
         }
     }
 
@@ -90,14 +110,18 @@ public struct CalibratedEvaluation {
                 }
             }
         }
-        var uncalibrated = before.mapValues(ErrorStatistics.init), calibrated = after.mapValues(ErrorStatistics.init)
-        uncalibrated["all"] = ErrorStatistics(before.values.flatMap { $0 })
-        calibrated["all"] = ErrorStatistics(after.values.flatMap { $0 })
-        var report = Report(calibrationDots: dots, dotChoice: choice, recordings: used, skippedRecordings: skipped, uncalibrated: uncalibrated,
-                            calibrated: calibrated, methodsChosen: chosen)
+        var report = Report(calibrationDots: dots, dotChoice: choice, recordings: used, skippedRecordings: skipped,
+                            uncalibrated: ErrorStatistics.perFamily(before), calibrated: ErrorStatistics.perFamily(after),
+                            methodsChosen: chosen)
         if angularError != nil {
             report.uncalibratedDegrees = AngularStatistics.perFamily(beforeDegrees)
             report.calibratedDegrees = AngularStatistics.perFamily(afterDegrees)
+        }
+        (report.dataset, report.split, report.model, report.shard) = (dataset.root, selection.split ?? "all", model.identity(), selection.shard)
+        if selection.shard != nil {
+            report.frameErrors = Report.FrameErrors(uncalibrated: before, calibrated: after,
+                                                    uncalibratedDegrees: angularError == nil ? nil : beforeDegrees,
+                                                    calibratedDegrees: angularError == nil ? nil : afterDegrees)
         }
         return report
     }

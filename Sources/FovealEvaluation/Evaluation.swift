@@ -122,11 +122,19 @@ public struct EvaluationReport: Codable, Sendable {
     public var overallDegrees: AngularStatistics?
     /// For a model with the presence head: its accuracy on every frame of the split, valid or not.
     public var presence: PresenceStatistics?
+    /// The model's identity (`GazeNet.identity()`); nil for a constant baseline.
+    public var model: String?
+    /// The part of the dataset evaluated, with every frame's error kept (per family, in cm and
+    /// where known in degrees), so that `ShardMerge` gives exact statistics.
+    public var shard: Shard?
+    public var frameErrors: [String: [Double]]?
+    public var frameErrorsDegrees: [String: [Double]]?
 
     enum CodingKeys: String, CodingKey {
         case dataset, split, frameSelection = "frames", families, overall, framesPerSecond = "frames_per_second"
         case seconds, skippedFrames = "skipped_frames", skippedRecordings = "skipped_recordings", problems
-        case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees", presence
+        case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees", presence, model
+        case shard, frameErrors = "frame_errors", frameErrorsDegrees = "frame_errors_degrees"
     }
 }
 
@@ -159,9 +167,9 @@ public struct Evaluator {
 
     public init(predictor: Predictor) { self.predictor = predictor }
 
-    /// The mean label of each device family's valid frames in `split` (or of all, under "all"): the best
-    /// constant predictor under squared error.
-    public static func meanLabels(_ dataset: GazeCaptureDataset, split: String = "train", perFamily: Bool = true) -> [String: CameraSpacePoint] {
+    /// The mean label of each device family's valid frames in `split` (nil: every split), or of
+    /// all of them under "all": the best constant predictor under squared error.
+    public static func meanLabels(_ dataset: GazeCaptureDataset, split: String? = "train", perFamily: Bool = true) -> [String: CameraSpacePoint] {
         var walk = FrameWalk(dataset, FrameSelection(split: split, validOnly: true))
         var sums: [String: (Double, Double, Int)] = [:]
         walk.forEachRecording { _, frames in
@@ -181,11 +189,14 @@ public struct Evaluator {
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection, features wantFeatures: Bool = false,
                     onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
-        var presence: PresenceStatistics?
+        var presence: PresenceStatistics?, identity: String?
         var walkSelection = selection
-        if case .model(let model) = predictor, model.presence != nil {
-            presence = PresenceStatistics()
-            walkSelection.validOnly = false
+        if case .model(let model) = predictor {
+            identity = model.identity()
+            if model.presence != nil {
+                presence = PresenceStatistics()
+                walkSelection.validOnly = false
+            }
         }
         var walk = FrameWalk(dataset, walkSelection)
         let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
@@ -236,6 +247,7 @@ public struct Evaluator {
             families: errors.mapValues(ErrorStatistics.init), overall: ErrorStatistics(errors.values.flatMap { $0 }),
             framesPerSecond: seconds > 0 ? Double(evaluated) / seconds : 0, seconds: seconds,
             skippedFrames: unreadable.count, skippedRecordings: walk.skippedRecordings,
-            problems: (walk.problems + unreadable).map(\.description), presence: presence)
+            problems: (walk.problems + unreadable).map(\.description), presence: presence, model: identity,
+            shard: selection.shard, frameErrors: selection.shard == nil ? nil : errors)
     }
 }

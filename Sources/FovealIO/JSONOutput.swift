@@ -14,6 +14,15 @@ public enum JSONOutput {
         return encoder
     }
 
+    /// The decoder for what `encoder` wrote (reports read back, as `eval merge` does): the same
+    /// dates and non-finite numbers.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
     /// `value` as one compact line. Plain data always encodes; a value that throws while encoding
     /// itself is a programming error, reported as a JSON error object rather than nothing.
     public static func line(_ value: some Encodable, snakeCaseKeys: Bool = false) -> String {

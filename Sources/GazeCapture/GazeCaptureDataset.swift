@@ -86,10 +86,48 @@ public struct FrameSelection: Sendable {
     public var validOnly: Bool
     /// At most this many frames.
     public var limit: Int?
+    /// Only this part of the recordings (for evaluation spread over processes or machines).
+    public var shard: Shard?
 
-    public init(split: String? = "test", validOnly: Bool = true, limit: Int? = nil) {
-        (self.split, self.validOnly, self.limit) = (split, validOnly, limit)
+    public init(split: String? = "test", validOnly: Bool = true, limit: Int? = nil, shard: Shard? = nil) {
+        (self.split, self.validOnly, self.limit, self.shard) = (split, validOnly, limit, shard)
     }
+}
+
+/// Part `index` (1-based) of `count` disjoint parts of a dataset, split by recording: the
+/// recording at position k of the sorted folder list belongs to part k mod count + 1. Every
+/// recording is in exactly one part, the same one on every machine, and each part reads only
+/// its own recordings.
+public struct Shard: Codable, Sendable, Equatable, CustomStringConvertible {
+    public let index: Int, count: Int
+
+    /// `index` in 1...count, count at least 1.
+    public init?(index: Int, count: Int) {
+        guard count >= 1, (1...count).contains(index) else { return nil }
+        (self.index, self.count) = (index, count)
+    }
+
+    /// "I/N", as `--shard` takes it.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n <= 1_000_000 else { return nil }
+        self.init(index: i, count: n)
+    }
+
+    public func contains(position k: Int) -> Bool { k % count == index - 1 }
+
+    enum CodingKeys: String, CodingKey { case index, count }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let (i, n) = (try c.decode(Int.self, forKey: .index), try c.decode(Int.self, forKey: .count))
+        guard let shard = Shard(index: i, count: n) else {
+            throw DecodingError.dataCorruptedError(forKey: .index, in: c, debugDescription: "shard \(i)/\(n) is not a part of a whole")
+        }
+        self = shard
+    }
+
+    public var description: String { "\(index)/\(count)" }
 }
 
 /// Walks the selected frames recording by recording, collecting what it had to skip.
@@ -107,7 +145,7 @@ public struct FrameWalk {
         self.selection = selection
         var problems: [FileFormatError] = []
         var chosen: [(String, Int)] = []
-        for id in dataset.recordingIDs {
+        for (position, id) in dataset.recordingIDs.enumerated() where selection.shard?.contains(position: position) ?? true {
             do {
                 let info = try dataset.info(id)
                 if selection.split == nil || info.split == selection.split { chosen.append((id, info.totalFrames)) }

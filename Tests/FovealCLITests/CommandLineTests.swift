@@ -22,6 +22,20 @@ import Testing
         #expect(gaze.count == 2 && abs(gaze[0] - Double(expected[0])) < 1e-4 && abs(gaze[1] - Double(expected[1])) < 1e-4)
     }
 
+    /// With the presence head, each line also says how likely a face with open eyes is, and
+    /// whether one is there; without it, neither key appears.
+    @Test func jsonCarriesPresenceWhenTheModelHasIt() throws {
+        let run = try Run(["predict", "--weights", Fixtures.path("model/presence.weights.safetensors"), "--json", Fixtures.path("model/presence.png")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdoutLines[0].utf8)) as? [String: Any])
+        let expected = Double(try SafeTensorsFile(path: Fixtures.path("model/presence.io.safetensors")).tensor("presence")[flat: 0])
+        let presence = try #require(object["presence"] as? Double)
+        #expect(abs(presence - expected) < 1e-5 && object["face"] as? Bool == (expected >= 0.5))
+        let without = try Run(["predict", "--weights", weights, "--json", image])
+        let plain = try #require(try JSONSerialization.jsonObject(with: Data(without.stdoutLines[0].utf8)) as? [String: Any])
+        #expect(plain["presence"] == nil && plain["face"] == nil)
+    }
+
     @Test func dumpWritesTheIntermediates() throws {
         let run = try Run(["predict", "--weights", weights, "--dump", dir + "/dump", image])
         #expect(run.status == 0)

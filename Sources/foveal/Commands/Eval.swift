@@ -10,14 +10,28 @@ import GazeCapture
 import MPIIFaceGaze
 
 extension Foveal {
+    /// `eval` evaluates (its default subcommand, `eval run`); `eval merge` combines shards.
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Evaluate a model on a GazeCapture-layout dataset, as the paper's Table 1.",
+            subcommands: [Evaluate.self, Merge.self],
+            defaultSubcommand: Evaluate.self)
+    }
+}
+
+extension Foveal.Eval {
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Evaluate a model on a GazeCapture-layout dataset, as the paper's Table 1 (the default of `foveal eval`).",
             discussion: """
                 Mean Euclidean error in cm between predicted and true (XCam, YCam), per device family \
                 and overall, with median, standard deviation and frame counts. Valid frames are those \
                 with face, both eyes and face grid detected (the frames the published results use). \
-                Unreadable recordings and frames are skipped, counted and named.
+                Unreadable recordings and frames are skipped, counted and named. \
+                --shard I/N evaluates the I-th of N disjoint parts of the recordings and keeps every \
+                frame's error in its --json report; `foveal eval merge` combines the N reports into \
+                the report of one run over all of them.
                 """)
 
         enum FrameChoice: String, ExpressibleByArgument, CaseIterable { case valid, all }
@@ -27,6 +41,9 @@ extension Foveal {
             case mean
             /// Each device family's mean train label.
             case familyMean = "family-mean"
+            /// Each family's mean label over the evaluated split itself: the best any constant
+            /// can do there (an oracle, the yardstick a model's error is a ratio of).
+            case ownFamilyMean = "own-family-mean"
         }
         enum Split: String, ExpressibleByArgument, CaseIterable { case train, val, test, all }
 
@@ -38,7 +55,7 @@ extension Foveal {
 
         @OptionGroup var model: ModelOptions
 
-        @Option(help: "Instead of a model, a constant baseline: 'mean' predicts the train split's mean label, 'family-mean' each family's.")
+        @Option(help: "Instead of a model, a constant baseline: 'mean' predicts the train split's mean label, 'family-mean' each family's, 'own-family-mean' each family's mean label over the evaluated split itself (the best constant).")
         var baseline: Baseline?
 
         @Option(help: "Split.")
@@ -55,6 +72,9 @@ extension Foveal {
 
         @Flag(help: "Write the report as JSON to standard output.")
         var json = false
+
+        @Option(help: ArgumentHelp("Evaluate only part I of N (1-based) of the recordings, split by recording; needs --json, and keeps every frame's error for `foveal eval merge`.", valueName: "I/N"))
+        var shard: String?
 
         @Option(help: "Per recording, calibrate on the frames of K dots and report errors on the other dots (iTracker's protocol).")
         var calibrate: Int?
@@ -74,6 +94,11 @@ extension Foveal {
             if predictions != nil && calibrate != nil { throw ValidationError("--predictions writes uncalibrated predictions: leave out --calibrate") }
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if batch < 1 { throw ValidationError("--batch must be positive") }
+            if let shard {
+                guard Shard(shard) != nil else { throw ValidationError("--shard must be I/N with 1 <= I <= N, as in 2/8") }
+                guard json else { throw ValidationError("--shard writes a report for `foveal eval merge`: add --json") }
+                if limit != nil || predictions != nil { throw ValidationError("--shard cannot be combined with --limit or --predictions") }
+            }
             if model.weights != nil && baseline != nil { throw ValidationError("give --weights or --baseline, not both") }
         }
 
@@ -82,25 +107,30 @@ extension Foveal {
                 Engine.setUp()
                 let opened = try Dataset(dataset, testPerson: testPerson)
                 let data = opened.frames
-                let selection = FrameSelection(split: split == .all ? nil : split.rawValue, validOnly: frames == .valid, limit: limit)
+                let selection = FrameSelection(split: split == .all ? nil : split.rawValue, validOnly: frames == .valid, limit: limit,
+                                               shard: shard.flatMap(Shard.init))
                 if let calibrate {
                     guard baseline == nil else { throw CommandFailure("--calibrate needs a model, not --baseline") }
                     try evaluateWithCalibration(try model.load(), opened, selection, dots: calibrate)
                     return
                 }
                 var evaluator: Evaluator
-                if baseline == nil {
-                    evaluator = Evaluator(model: try model.load())
-                } else {
-                    let means = Evaluator.meanLabels(data, perFamily: baseline == .familyMean)
-                    guard !means.isEmpty else { throw CommandFailure("\(dataset): no valid train frames for the mean label") }
+                if let baseline {
+                    // The train split's means, or (own-family-mean) the evaluated split's own.
+                    let meanSplit = baseline == .ownFamilyMean ? selection.split : "train"
+                    let perFamily = baseline != .mean
+                    let means = Evaluator.meanLabels(data, split: meanSplit, perFamily: perFamily)
+                    let source = meanSplit.map { "\($0) split" } ?? "all splits"
+                    guard !means.isEmpty else { throw CommandFailure("\(dataset): no valid frames in the \(source) for the mean label") }
                     for (family, m) in means.sorted(by: { $0.key < $1.key }) {
-                        printError(String(format: "baseline: mean train label of %@: (%.3f, %.3f) cm", family, m.xCm, m.yCm))
+                        printError(String(format: "baseline: mean label of %@ over the %@: (%.3f, %.3f) cm", family, source, m.xCm, m.yCm))
                     }
-                    guard let predictor: Evaluator.Predictor = baseline == .familyMean ? .constantPerFamily(means) : means["all"].map(Evaluator.Predictor.constant) else {
-                        throw CommandFailure("\(dataset): no valid train frames for the mean label")
+                    guard let predictor: Evaluator.Predictor = perFamily ? .constantPerFamily(means) : means["all"].map(Evaluator.Predictor.constant) else {
+                        throw CommandFailure("\(dataset): no valid frames in the \(source) for the mean label")
                     }
                     evaluator = Evaluator(predictor: predictor)
+                } else {
+                    evaluator = Evaluator(model: try model.load())
                 }
                 evaluator.batchSize = batch
                 let perFrame = try predictions.map { try PredictionWriter(path: $0) }
@@ -121,28 +151,14 @@ extension Foveal {
                     report.overallDegrees = perFamily["all"]
                     report.familiesDegrees = perFamily.filter { $0.key != "all" }
                 }
+                if report.shard != nil, opened.mpii != nil { report.frameErrorsDegrees = degrees }
                 printSkipped(report.problems)
                 if json {
                     emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
                 } else {
-                    emit("dataset \(dataset), split \(report.split), \(report.frameSelection) frames")
-                    let degrees = report.familiesDegrees.map { $0.merging(["all": report.overallDegrees ?? AngularStatistics([])]) { a, _ in a } }
-                    emit("family     frames   mean cm  median cm   std cm" + (degrees == nil ? "" : "  mean deg")
-                         + (opened.mpii == nil ? "" : "   (MPIIFaceGaze: a family is a participant)"))
-                    for (family, s) in report.families.sorted(by: { $0.key < $1.key }) + [("all", report.overall)] {
-                        emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
-                             + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm)
-                             + (degrees?[family].map { String(format: " %9.2f", $0.meanDegrees) } ?? ""))
-                    }
-                    if let p = report.presence {
-                        emit(String(format: "presence: %.2f%% of %d frames right (face with open eyes %.2f%% of %d, none %.2f%% of %d)",
-                                    100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
-                    }
-                    emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
-                                report.overall.frames, report.seconds, report.framesPerSecond,
-                                report.skippedFrames, report.skippedRecordings))
+                    printEvaluation(report, participants: opened.mpii != nil)
                 }
-                if report.overall.frames == 0 { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split.rawValue)'") }
+                if report.overall.frames == 0, report.shard == nil { throw CommandFailure("\(dataset): no frames to evaluate in split '\(split.rawValue)'") }
             }
         }
     
@@ -152,25 +168,15 @@ extension Foveal {
             if let mpii = opened.mpii { protocolRun.angularError = { mpii.angularErrorDegrees($0, predicted: $1) } }
             printSkipped(opened.readProblems)
             let report = try protocolRun.run(opened.frames, selection)
-            if report.recordings == 0 {
+            if report.recordings == 0, report.shard == nil {
                 throw CommandFailure("\(dataset): no recording in split '\(split.rawValue)' has more than \(dots) dots of usable frames to calibrate on and test ("
                                      + "\(report.skippedRecordings) skipped)")
             }
             if json {
                 emit(String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self))
-                return
+            } else {
+                printCalibratedEvaluation(report)
             }
-            emit("dataset \(dataset): calibrated on \(dots) dots per recording (\(report.dotChoice.inWords) in time), errors on the other dots (\(report.recordings) recordings, \(report.skippedRecordings) skipped)")
-            let degrees = report.uncalibratedDegrees != nil
-            emit("family     frames  uncalibrated cm  calibrated cm  change" + (degrees ? "  uncalibrated deg  calibrated deg" : ""))
-            for family in report.uncalibrated.keys.sorted(by: { ($0 == "all" ? "~" : $0) < ($1 == "all" ? "~" : $1) }) {
-                guard let u = report.uncalibrated[family], let c = report.calibrated[family] else { continue }
-                let angular = zip(report.uncalibratedDegrees?[family].map { [$0] } ?? [], report.calibratedDegrees?[family].map { [$0] } ?? [])
-                    .map { String(format: " %17.2f %15.2f", $0.meanDegrees, $1.meanDegrees) }.first ?? ""
-                emit(family.padding(toLength: 8, withPad: " ", startingAt: 0)
-                     + String(format: " %8d %16.3f %14.3f %6.1f%%", u.frames, u.meanCm, c.meanCm, (c.meanCm / u.meanCm - 1) * 100) + angular)
-            }
-            emit("method chosen by leave-one-target-out error: " + report.methodsChosen.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
     }
 }
