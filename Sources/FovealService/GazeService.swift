@@ -19,6 +19,9 @@ public struct ServiceConfiguration: Sendable {
     public var modelConfig = ""
     /// Where `calibration/*.json` scripts are, for `POST /v1/calibrations {"script": "9-point"}`.
     public var scriptsDirectory: String?
+    /// How long a client may take to send a request's head; its body may take twice as long
+    /// (`RequestGuard`).
+    public var requestTimeoutSeconds: Int64 = 15
 
     public init() {}
 
@@ -62,13 +65,13 @@ public final class GazeService: Sendable {
         addRoutes(to: router)
         var logger = Logger(label: "foveal.serve")
         logger.logLevel = .warning
-        let host = configuration.host, token = configuration.token
+        let host = configuration.host, token = configuration.token, requestTimeout = configuration.requestTimeoutSeconds
         let upgrades = router.buildResponder()
         // A client that does not answer the close handshake holds up shutdown 2 s at most.
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(closeTimeout: .seconds(2)))
         let server = HTTPServerBuilder { responder in
             let channel = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: upgrades, configuration: channelConfiguration)
-            return GuardedUpgradeChannel(inner: channel, token: token)
+            return GuardedUpgradeChannel(inner: channel, token: token, headTimeout: .seconds(requestTimeout))
         }
         let app = Application(
             router: router,

@@ -12,6 +12,9 @@ import NIOHTTP1
 ///   colon, `Content-Length: -5`) gets 400; headers past the decoder's limit get 431.
 /// - A body over `ServiceJSON.maxBodyBytes` gets 413 as soon as its length is declared or
 ///   exceeded, whether or not the client asked `Expect: 100-continue`, and the rest is not read.
+/// - A client that takes longer than `headTimeout` to send a request's head (from connecting, or
+///   from the end of its previous request) or twice that to send its body gets 408 and a close
+///   (slowloris); a kept-alive connection that sent nothing of a next request is closed quietly.
 /// - A WebSocket upgrade gets 400 unless its `Sec-WebSocket-Key` is 16 bytes in base64 (RFC 6455),
 ///   and 401 without the token when one is required. Upgrades are decided before the router's
 ///   responses exist (HummingbirdWebSocket answers every refusal with a bare 400), so this is
@@ -22,16 +25,41 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let headTimeout: TimeAmount, bodyTimeout: TimeAmount
     private let token: String?
+    private let arrivals: ByteArrivals
     private var refusing = false
     private var bodyBytes = 0
+    private var deadline: Scheduled<Void>?
 
-    init(token: String?) { self.token = token }
+    init(token: String?, arrivals: ByteArrivals, headTimeout: TimeAmount) {
+        (self.token, self.arrivals, self.headTimeout, self.bodyTimeout) = (token, arrivals, headTimeout, headTimeout * 2)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { arm(context, headTimeout, "the request head") }
+
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+
+    /// Closes the connection if `limit` passes before the next part of the request arrives.
+    private func arm(_ context: ChannelHandlerContext, _ limit: TimeAmount, _ what: String) {
+        deadline?.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: limit) {
+            let (handler, context) = loopBound.value
+            guard !handler.refusing else { return }
+            if what == "the request head", handler.arrivals.sinceRequestEnd == 0 {
+                context.close(promise: nil)  // an idle kept-alive connection: nothing to answer
+            } else {
+                handler.refuse(context, .requestTimeout, "\(what) took longer than \(limit.nanoseconds / 1_000_000_000) s", version: .http1_1)
+            }
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refusing { return }  // the rest of a refused request
         switch unwrapInboundIn(data) {
         case .head(let head):
+            arm(context, bodyTimeout, "the request body")
             bodyBytes = 0
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > ServiceJSON.maxBodyBytes {
                 return refuse(context, .payloadTooLarge, "request body over \(ServiceJSON.maxBodyBytes / 1024) KiB", version: head.version)
@@ -45,8 +73,12 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
                         return refuse(context, .unauthorized, given == nil ? ServiceToken.missing : "wrong token", version: head.version)
                     }
                 }
+                deadline?.cancel()
                 context.fireChannelRead(data)
                 context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                if let counter = try? context.pipeline.syncOperations.handler(type: ByteArrivals.self) {
+                    context.pipeline.syncOperations.removeHandler(counter, promise: nil)
+                }
                 return
             }
         case .body(let buffer):
@@ -56,6 +88,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .end:
             bodyBytes = 0
+            arrivals.sinceRequestEnd = 0
+            arm(context, headTimeout, "the request head")
         }
         context.fireChannelRead(data)
     }
@@ -95,15 +129,30 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
+/// Counts the raw bytes a connection receives after its last complete request, ahead of the
+/// HTTP decoder, so that `RequestGuard` can tell a slow client from an idle one.
+final class ByteArrivals: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    var sinceRequestEnd = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        sinceRequestEnd += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
+    }
+}
+
 /// HummingbirdWebSocket's HTTP/1 + upgrade channel with `RequestGuard` right after its decoder.
 struct GuardedUpgradeChannel: ServerChildChannel {
     let inner: HTTP1WebSocketUpgradeChannel
     let token: String?
+    let headTimeout: TimeAmount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1WebSocketUpgradeChannel.Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try channel.pipeline.syncOperations.addHandler(RequestGuard(token: token), position: .after(decoder))
+            let arrivals = ByteArrivals()
+            try channel.pipeline.syncOperations.addHandler(arrivals, position: .before(decoder))
+            try channel.pipeline.syncOperations.addHandler(RequestGuard(token: token, arrivals: arrivals, headTimeout: headTimeout), position: .after(decoder))
             return value
         }
     }

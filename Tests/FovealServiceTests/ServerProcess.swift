@@ -153,7 +153,8 @@ final class StalledClient {
     }
 
     /// Sends raw bytes and returns whatever comes back within a second (for malformed requests).
-    static func exchange(port: Int, _ bytes: String) throws -> String {
+    /// Sends `bytes` and reads until the server closes or stays silent for `wait` seconds.
+    static func exchange(port: Int, _ bytes: String, wait: Int = 1) throws -> String {
         let fd = try connectSocket(port: port)
         defer { close(fd) }
         // The server may answer and close before it has read everything: no SIGPIPE for that.
@@ -164,7 +165,7 @@ final class StalledClient {
             if n <= 0 { break }
             sent += n
         }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        var timeout = timeval(tv_sec: wait, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 65536), total = Data()
         while true {

@@ -138,6 +138,21 @@ import Testing
         #expect(server.terminate() == 0)
     }
 
+    /// Slowloris: a head or body that trickles in past the limit gets 408 and a close; a connection
+    /// that sends nothing is closed without an answer; the service carries on.
+    @Test func slowClientsGet408AndIdleOnesAreClosed() async throws {
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "10", "--request-timeout", "1", "--db", freshStore()])
+        let partial = try StalledClient.exchange(port: server.port, "GET /v1/health HTTP/1.1\r\nHost: x\r\n", wait: 5)
+        #expect(partial.hasPrefix("HTTP/1.1 408") && partial.contains("the request head took longer than 1 s"), "\(partial)")
+        let body = try StalledClient.exchange(port: server.port, "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n{\"na", wait: 6)
+        #expect(body.hasPrefix("HTTP/1.1 408") && body.contains("the request body took longer than 2 s"), "\(body)")
+        let start = Date()
+        let idle = try StalledClient.exchange(port: server.port, "", wait: 8)
+        #expect(idle.isEmpty && Date().timeIntervalSince(start) < 6, "closed after \(Date().timeIntervalSince(start)) s: \(idle)")
+        #expect(try await server.request("GET", "/v1/health").status == 200)
+        #expect(server.terminate() == 0)
+    }
+
     @Test func offLoopbackEveryRequestNeedsTheToken() async throws {
         let refused = try Run(["serve", "--source", SampleRecording.path, "--host", "0.0.0.0", "--port", "0", "--db", freshStore()])
         #expect(refused.status == 1 && refused.stderr.contains("give --token or set FOVEAL_TOKEN"))

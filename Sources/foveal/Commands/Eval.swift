@@ -145,7 +145,7 @@ extension Foveal.Eval {
                 })
                 bar.finish()
                 try perFrame?.close()
-                if let mpii = opened.mpii {
+                if opened.mpii != nil {
                     report.problems = opened.readProblems + report.problems
                     let perFamily = AngularStatistics.perFamily(degrees)
                     report.overallDegrees = perFamily["all"]

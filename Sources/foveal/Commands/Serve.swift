@@ -30,12 +30,15 @@ extension Foveal {
         @Option(help: "Token every request must carry (default: $FOVEAL_TOKEN); required off loopback.") var token: String?
         @Option(help: "Messages a stream client may fall behind before it is dropped.") var clientQueue = 256
         @Option(help: "Start processing once this many stream clients are connected (for replays).") var waitForClients = 0
+        @Option(help: "Seconds a client may take to send a request's head (its body: twice that); slower ones get 408 and are disconnected.")
+        var requestTimeout: Int64 = 15
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
             if loop && sources.source == nil { throw ValidationError("--loop replays a --source") }
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
             if clientQueue < 1 { throw ValidationError("--client-queue must be positive") }
+            if !(1...3600).contains(requestTimeout) { throw ValidationError("--request-timeout must be 1-3600 seconds") }
             if screen != nil && user == nil { throw ValidationError("--screen needs --user") }
         }
 
@@ -45,6 +48,7 @@ extension Foveal {
                 var configuration = ServiceConfiguration()
                 configuration.host = host
                 configuration.port = port
+                configuration.requestTimeoutSeconds = requestTimeout
                 configuration.token = token ?? ProcessInfo.processInfo.environment["FOVEAL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
                 if !configuration.isLoopback && configuration.token == nil {
                     throw CommandFailure("--host \(host) exposes gaze beyond this machine: give --token or set FOVEAL_TOKEN")
