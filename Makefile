@@ -40,15 +40,16 @@ demo: release
 venv: $(PYTHON_VENV)/bin/python
 $(PYTHON_VENV)/bin/python:
 	python3 -m venv $(PYTHON_VENV)
-	$(PYTHON_VENV)/bin/pip install -q "torch==2.13.0+cpu" numpy safetensors pillow
+	$(PYTHON_VENV)/bin/pip install -q "torch==2.13.0+cpu" numpy safetensors pillow onnxruntime onnxscript
 
 ## fixtures: regenerate Tests/Fixtures from ../shared/reference/torch_reference.py.
 fixtures: venv
 	$(PYTHON_VENV)/bin/python Tests/Fixtures/make_fixtures.py
 
-## bench-inference: Foveal vs PyTorch, paper-size model, 640x480, batch 1, 2 threads.
+## bench-inference: Foveal vs ONNX Runtime and PyTorch, paper-size model, 640x480, batch 1, 2 threads.
 bench-inference: release venv
-	Benchmarks/inference-vs-pytorch.sh 3
+	$(PYTHON_VENV)/bin/python -c "import onnxruntime, onnxscript" 2>/dev/null || $(PYTHON_VENV)/bin/pip install -q onnxruntime onnxscript
+	Benchmarks/inference-vs-peers.sh 5
 
 ## parity-paper: the paper-size model (230 MB, generated, never committed) against the reference.
 parity-paper: release venv
