@@ -1,6 +1,6 @@
 // libFuzzer harnesses for every parser of a file Foveal reads, one per FOVEAL_FUZZ_TARGET:
 // safetensors, image (JPEG/PNG), mat, y4m, recording (GazeCapture's JSON files), mpii (pXX.txt),
-// script (calibration scripts), calibration-row (stored calibrations). Built only with
+// script (calibration scripts), calibration-row (stored calibrations), edid (monitors' EDIDs). Built only with
 // FOVEAL_FUZZ=1 and `-sanitize=fuzzer,address` (`make fuzz`); a parser may refuse any input with
 // an error, and must never crash, trap or leak past ASan.
 import Foundation
@@ -50,6 +50,8 @@ func fuzz(_ target: String, _ data: Data) {
         _ = try? RGBImage(encoded: data, path: "fuzz")
     case "mat":
         _ = try? MATFile(data: data, path: "fuzz.mat")
+    case "edid":
+        _ = try? EDID(bytes: [UInt8](data), source: "fuzz")
     case "y4m":
         if let source = try? Y4MSource(scratchFile("x.y4m", data)) {
             for _ in 0..<8 { guard (try? source.next()) != nil else { break } }

@@ -122,3 +122,32 @@ import Testing
         #expect(duplicate.status == 1 && duplicate.stderrLines == ["foveal: user 'ana' exists already"])
     }
 }
+
+/// `screen add --detect` and `--edid`: the size and resolution from the monitor itself.
+@Suite struct ScreenFromEDID {
+    @Test func detectListsSeveralMonitorsAndReadsTheChosenOne() throws {
+        let db = Fixtures.temporaryDirectory() + "/s.sqlite", drm = try fakeDRM()
+        let several = try Run(["screen", "add", "desk", "--detect", "--drm-root", drm, "--db", db])
+        #expect(several.status == 1 && several.stderr.contains("2 monitors are connected; choose one with --output"))
+        #expect(several.stderr.contains("DP-1: DELL U2415, 1920x1200 px, 518 x 324 mm") && several.stderr.contains("eDP-1: AUO 103D"))
+        let laptop = try Run(["screen", "add", "laptop", "--detect", "--output", "eDP-1", "--drm-root", drm, "--db", db])
+        #expect(laptop.status == 0, "\(laptop.stderr)")
+        #expect(laptop.stdout.contains("camera assumed centred on the top edge, at 154.5,-10 mm"))
+        let show = try Run(["screen", "show", "laptop", "--db", db])
+        let screen = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        #expect(screen["widthMm"] as? Double == 309 && screen["heightMm"] as? Double == 173)
+        #expect(screen["widthUnits"] as? Double == 1920 && screen["cameraXMm"] as? Double == 154.5 && screen["cameraYMm"] as? Double == -10)
+        let missing = try Run(["screen", "add", "tv", "--detect", "--output", "HDMI-A-1", "--drm-root", drm, "--db", db])
+        #expect(missing.status == 1 && missing.stderr.contains("no connected output 'HDMI-A-1'"))
+    }
+
+    @Test func anEDIDFileWithTheCameraWhereItIs() throws {
+        let db = Fixtures.temporaryDirectory() + "/s.sqlite"
+        let run = try Run(["screen", "add", "dell", "--edid", Fixtures.path("edid/dell-u2415.bin"), "--camera-mm", "259,-18", "--db", db])
+        #expect(run.status == 0 && run.stdout.contains("added screen 'dell': 518.0 x 324.0 mm, 1920 x 1200 px"), "\(run.stdout) \(run.stderr)")
+        let corrupt = try Run(["screen", "add", "bad", "--edid", Fixtures.path("edid/bad-checksum.bin"), "--db", db])
+        #expect(corrupt.status == 1 && corrupt.stderr.contains("bad-checksum.bin") && corrupt.stderr.contains("checksum"))
+        let both = try Run(["screen", "add", "x", "--edid", Fixtures.path("edid/dell-u2415.bin"), "--preset", "iPhone 6", "--db", db])
+        #expect(both.status != 0 && both.stderr.contains("leave out --preset"))
+    }
+}
