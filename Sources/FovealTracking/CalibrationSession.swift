@@ -128,7 +128,9 @@ public final class CalibrationSession {
         return target
     }
 
+    /// Frames without a face with open eyes (a blink, nobody there) are no sample.
     private func collect(_ point: TrackPoint, target: Int) {
+        guard point.face else { return }
         samples.append(CalibrationSample(targetIndex: target, target: shown[target].camera, prediction: point.uncalibrated,
                                          features: point.features))
     }

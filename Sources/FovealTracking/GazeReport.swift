@@ -8,8 +8,9 @@ public struct GazeReport: Codable, Sendable, Equatable {
     public var frame: Int
     /// Capture time, seconds on the monotonic clock.
     public var timeS: Double
-    /// Camera space (GazeCapture's prediction space): cm from the camera, x right, y up.
-    public var gazeCm: [Double]
+    /// Camera space (GazeCapture's prediction space): cm from the camera, x right, y up; null
+    /// (like every gaze field) when `face` is false.
+    public var gazeCm: [Double]?
     public var latencyMs: Double
     public var labelCm: [Double]?
     public var name: String?
@@ -20,9 +21,13 @@ public struct GazeReport: Codable, Sendable, Equatable {
     /// With a screen: whether the user's calibration corrected `gazeCm` (false: none yet, or
     /// one made with other weights).
     public var calibrated: Bool?
+    /// With a model that has the presence head: the probability (0-1) that a face with open eyes
+    /// is in view, and whether it is taken as there (presence of one half or more).
+    public var presence: Double?
+    public var face: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case frame, name, calibrated
+        case frame, name, calibrated, presence, face
         case timeS = "time_s", gazeCm = "gaze_cm", latencyMs = "latency_ms", labelCm = "label_cm"
         case screenCm = "screen_cm", screenPx = "screen_px", uncalibratedCm = "uncalibrated_cm"
     }
@@ -30,16 +35,42 @@ public struct GazeReport: Codable, Sendable, Equatable {
     public init(_ p: TrackPoint, on screen: (geometry: ScreenGeometry, orientation: Orientation)? = nil) {
         frame = p.frame
         timeS = p.captureTime
-        gazeCm = [p.gaze.xCm, p.gaze.yCm]
+        presence = p.presence
+        face = p.presence == nil ? nil : p.face
         latencyMs = p.latencyMs
         labelCm = p.label.map { [$0.xCm, $0.yCm] }
         name = p.name
+        if screen != nil { calibrated = p.calibrated }
+        guard p.face else { return }
+        gazeCm = [p.gaze.xCm, p.gaze.yCm]
         if let (geometry, o) = screen {
             let cm = geometry.screenPoint(p.gaze, o), px = geometry.units(cm, o)
             screenCm = [cm.xCm, cm.yCm]
             screenPx = [px.x, px.y]
             uncalibratedCm = [p.uncalibrated.xCm, p.uncalibrated.yCm]
-            calibrated = p.calibrated
+        }
+    }
+
+    /// Absent fields are left out, except the gaze fields of a frame without a face, which are
+    /// written as null: a reader sees that there was no gaze, not that the field is unsupported.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(frame, forKey: .frame)
+        try c.encode(timeS, forKey: .timeS)
+        try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encodeIfPresent(name, forKey: .name)
+        try c.encodeIfPresent(labelCm, forKey: .labelCm)
+        try c.encodeIfPresent(calibrated, forKey: .calibrated)
+        try c.encodeIfPresent(presence, forKey: .presence)
+        try c.encodeIfPresent(face, forKey: .face)
+        if face == false {
+            try c.encodeNil(forKey: .gazeCm)
+            if calibrated != nil { for key in [CodingKeys.screenCm, .screenPx, .uncalibratedCm] { try c.encodeNil(forKey: key) } }
+        } else {
+            try c.encodeIfPresent(gazeCm, forKey: .gazeCm)
+            try c.encodeIfPresent(screenCm, forKey: .screenCm)
+            try c.encodeIfPresent(screenPx, forKey: .screenPx)
+            try c.encodeIfPresent(uncalibratedCm, forKey: .uncalibratedCm)
         }
     }
 

@@ -24,13 +24,20 @@ public struct TrackPoint: Sendable {
     public var features: [Float] = []
     /// The first frame of a pass through a replayed recording (see `Frame.startsRecording`).
     public var startsRecording = false
+    /// The probability that a face with open eyes is in view (nil: the model cannot tell).
+    public var presence: Double?
 
     public init(frame: Int, name: String? = nil, captureTime: Double, gaze: CameraSpacePoint, uncalibrated: CameraSpacePoint,
                 calibrated: Bool = false, latencyMs: Double, label: CameraSpacePoint? = nil, features: [Float] = [],
-                startsRecording: Bool = false) {
+                startsRecording: Bool = false, presence: Double? = nil) {
         (self.frame, self.name, self.captureTime, self.gaze, self.uncalibrated) = (frame, name, captureTime, gaze, uncalibrated)
         (self.calibrated, self.latencyMs, self.label, self.features, self.startsRecording) = (calibrated, latencyMs, label, features, startsRecording)
+        self.presence = presence
     }
+
+    /// Whether a face with open eyes is in view, so that `gaze` means something: the frames
+    /// without are reported without a gaze point and never calibrate.
+    public var face: Bool { (presence ?? 1) >= 0.5 }
 }
 
 /// What a tracking run did.
@@ -38,8 +45,10 @@ public struct TrackSummary: Sendable {
     public var frames = 0
     public var seconds = 0.0
     public var dropped = 0
+    /// Frames in which the model saw no face with open eyes (nobody there, or a blink).
+    public var framesWithoutFace = 0
     public var latencyP50Ms = 0.0, latencyP99Ms = 0.0
-    /// Mean error against the source's labels, when it has them.
+    /// Mean error against the source's labels, when it has them (frames with a face only).
     public var meanErrorCm: Double?
     public var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 
@@ -52,6 +61,7 @@ public struct TrackSummary: Sendable {
         frames = n
         seconds += s.seconds
         dropped += s.dropped
+        framesWithoutFace += s.framesWithoutFace
         latencyP50Ms = max(latencyP50Ms, s.latencyP50Ms)
         latencyP99Ms = max(latencyP99Ms, s.latencyP99Ms)
     }
@@ -62,6 +72,9 @@ public final class Tracker {
     public let model: GazeNet
     public let source: FrameSource
     public var smoothing: (x: OneEuroFilter, y: OneEuroFilter)?
+    /// The filters as they start: a gap without a face starts them again, so that the first
+    /// gaze point after it is not pulled towards the last one before it.
+    private let freshSmoothing: (x: OneEuroFilter, y: OneEuroFilter)?
     /// A user's calibration, applied to the network's output and penultimate features. It must
     /// have been made with `model` (see `Display.correction`).
     public var calibration: Calibration?
@@ -70,6 +83,7 @@ public final class Tracker {
         self.model = model
         self.source = source
         self.smoothing = smoothing.map { ($0, $0) }
+        freshSmoothing = self.smoothing
         self.calibration = calibration
     }
 
@@ -95,16 +109,19 @@ public final class Tracker {
             }
             let correction = calibrationNow.map { $0() } ?? calibration
             var gaze = correction?.apply(estimate.point, features: estimate.features) ?? estimate.point
-            if var s = smoothing {
+            if !estimate.sawFace {
+                smoothing = freshSmoothing
+                summary.framesWithoutFace += 1
+            } else if var s = smoothing {
                 gaze = CameraSpacePoint(xCm: s.x(gaze.xCm, at: frame.timestamp), yCm: s.y(gaze.yCm, at: frame.timestamp))
                 smoothing = s
             }
             let latency = (MonotonicClock.now() - frame.timestamp) * 1000
             latencies.append(latency)
-            if let label = frame.label { errors.append(gaze.distance(to: label)) }
+            if let label = frame.label, estimate.sawFace { errors.append(gaze.distance(to: label)) }
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
                                   uncalibrated: estimate.point, calibrated: correction != nil, latencyMs: latency, label: frame.label,
-                                  features: estimate.features, startsRecording: frame.startsRecording))
+                                  features: estimate.features, startsRecording: frame.startsRecording, presence: estimate.presence))
             summary.frames += 1
             processedFrames = summary.frames
         }

@@ -1,4 +1,7 @@
 import Foundation
+import FovealIO
+import FovealModel
+import FovealTensor
 import FovealTestSupport
 import Testing
 
@@ -41,5 +44,23 @@ import Testing
             let run = try Run(["track", "--camera", camera, "--weights", weights])
             #expect(run.status == 1 && run.stderrLines == ["foveal: " + problem], "\(run.stderr)")
         }
+    }
+}
+
+/// With nobody in view (a model whose presence head always says so), `track` reports no gaze.
+@Suite struct TrackWithoutAFace {
+    @Test func everyOutputSaysSoAndTheSummaryCounts() throws {
+        let model = try GazeNet(weightsAt: Fixtures.path("model/presence.weights.safetensors"))
+        let nobody = try model.withPresence(weight: Tensor(zeros: [1, model.config.hidden]), bias: Tensor(shape: [1], values: [-20]))
+        let weights = Fixtures.temporaryDirectory() + "/nobody.safetensors"
+        try SafeTensorsWriter.write(nobody.parameters.map { ($0.name, $0.value) }, metadata: ["config": nobody.config.json], to: weights)
+        let image = Fixtures.path("model/presence.png")
+        let text = try Run(["track", "--source", image, "--weights", weights, "--format", "text"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].contains("no face or eyes closed (presence 0.00)"))
+        #expect(text.stderr.contains("1 without a face with open eyes"))
+        let jsonl = try Run(["track", "--source", image, "--weights", weights, "--format", "jsonl"])
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(jsonl.stdoutLines[0].utf8)) as? [String: Any])
+        #expect(line["face"] as? Bool == false && line["gaze_cm"] is NSNull)
     }
 }

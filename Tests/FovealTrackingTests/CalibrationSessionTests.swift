@@ -1,3 +1,4 @@
+import Foundation
 import FovealCalibration
 import FovealGeometry
 import FovealTestSupport
@@ -103,5 +104,41 @@ import Testing
         let rows = try store.calibrationRows(user: "ana")
         #expect(rows.count == result.fits.count && rows.allSatisfy { $0.model == "0123456789abcdef" })
         #expect(rows.filter(\.active).count == 1)
+    }
+
+    /// A blink or an empty chair during a dwell gives no sample.
+    @Test func framesWithoutAFaceAreNoSamples() {
+        let session = CalibrationSession(user: user, screen: screen, targets: .script(script(settle: 0.5, dwell: 1, targets: 1)))
+        for k in 0..<20 where !session.isComplete {
+            var p = point(8 + Double(k) * 0.125)
+            p.presence = k % 3 == 0 ? 0.2 : 0.9
+            _ = session.observe(p)
+        }
+        // Dwell frames 4...12 (9 frames), of which 6 and 9 and 12 had no face.
+        #expect(session.samples.count == 6 && session.isComplete)
+    }
+}
+
+@Suite struct GazeReports {
+    let screen = DeviceTable.builtin["Laptop 14in 1920x1080"]!
+
+    func json(_ report: GazeReport) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(report.jsonLine.utf8)) as? [String: Any])
+    }
+
+    func point(presence: Double?) -> TrackPoint {
+        let p = CameraSpacePoint(xCm: 2, yCm: -8)
+        return TrackPoint(frame: 3, captureTime: 1.5, gaze: p, uncalibrated: p, latencyMs: 4, presence: presence)
+    }
+
+    @Test func withoutAFaceTheGazeFieldsAreNull() throws {
+        let away = try json(GazeReport(point(presence: 0.2), on: (screen, .portrait)))
+        #expect(away["face"] as? Bool == false && away["presence"] as? Double == 0.2)
+        for key in ["gaze_cm", "screen_cm", "screen_px", "uncalibrated_cm"] { #expect(away[key] is NSNull, "\(key)") }
+        let there = try json(GazeReport(point(presence: 0.9), on: (screen, .portrait)))
+        #expect(there["face"] as? Bool == true && there["gaze_cm"] as? [Double] == [2, -8] && (there["screen_px"] as? [Double])?.count == 2)
+        // A model without the presence head says nothing about it.
+        let unknown = try json(GazeReport(point(presence: nil)))
+        #expect(unknown["face"] == nil && unknown["presence"] == nil && unknown["gaze_cm"] as? [Double] == [2, -8])
     }
 }

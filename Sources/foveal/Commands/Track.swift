@@ -57,6 +57,7 @@ extension Foveal {
                 }
                 var report = String(format: "%d frames in %.1f s (%.1f fps), latency p50 %.1f ms p99 %.1f ms, dropped %d",
                                     total.frames, total.seconds, total.framesPerSecond, total.latencyP50Ms, total.latencyP99Ms, total.dropped)
+                if total.framesWithoutFace > 0 { report += ", \(total.framesWithoutFace) without a face with open eyes" }
                 if let e = total.meanErrorCm { report += String(format: ", mean error %.3f cm against the labels", e) }
                 printError(report)
             }
@@ -70,10 +71,16 @@ extension Foveal {
             switch format {
             case .jsonl:
                 return GazeReport(p, on: display.map { ($0.screen.geometry, $0.screen.screenOrientation) }).jsonLine
+            case .csv where !p.face:
+                let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
+                return String(format: "%d,%.6f,,,%.2f,", p.frame, p.captureTime, p.latencyMs) + label + (display == nil ? "" : ",,,,")
             case .csv:
                 let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
                 let screenPart = onScreen.map { String(format: ",%.3f,%.3f,%.1f,%.1f", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
                 return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label + screenPart
+            case .text where !p.face:
+                return String(format: "frame %5d  t %.3f s  no face or eyes closed (presence %.2f)  latency %6.1f ms",
+                              p.frame, p.captureTime, p.presence ?? 0, p.latencyMs)
             case .text:
                 let screenPart = onScreen.map { String(format: "  screen %6.2f, %6.2f cm (%5.0f, %5.0f px)", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
                 return String(format: "frame %5d  t %.3f s  gaze x %7.2f cm  y %7.2f cm  latency %6.1f ms",
