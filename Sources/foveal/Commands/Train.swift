@@ -75,8 +75,10 @@ extension Foveal {
                 Engine.setUp()
                 if let presenceFrom {
                     try createDirectory(out)
-                    try fitPresence(try GazeNet(weightsAt: presenceFrom), metadata: ["presence_from": presenceFrom],
-                                    to: out + "/best.safetensors")
+                    // The source's own metadata (its epoch, validation error) stays with its tensors.
+                    var metadata = try SafeTensorsFile(path: presenceFrom).metadata.filter { $0.key != "config" }
+                    metadata["presence_from"] = URL(fileURLWithPath: presenceFrom).lastPathComponent
+                    try fitPresence(try GazeNet(weightsAt: presenceFrom), metadata: metadata, to: out + "/best.safetensors")
                     return
                 }
                 var modelConfig = try ModelConfig.named(config)
