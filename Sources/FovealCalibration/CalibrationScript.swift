@@ -49,6 +49,11 @@ public struct CalibrationScript: Codable, Sendable, Equatable {
     /// Reads and checks a script; errors name the file and the first problem.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("\(path): cannot read the calibration script") }
+        try self.init(data: data, path: path)
+    }
+
+    /// Checks a script's JSON; errors name `path` and the first problem.
+    public init(data: Data, path: String) throws {
         let script: CalibrationScript
         do {
             script = try JSONDecoder().decode(CalibrationScript.self, from: data)

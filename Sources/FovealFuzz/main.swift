@@ -43,7 +43,7 @@ let recordingFiles = ["info.json", "dotInfo.json", "screen.json", "frames.json",
 func fuzz(_ target: String, _ data: Data) {
     switch target {
     case "safetensors":
-        if let file = try? SafeTensorsFile(path: scratchFile("x.safetensors", data)) {
+        if let file = try? SafeTensorsFile(data: data, path: "fuzz.safetensors") {
             for name in file.names { _ = try? file.tensor(name) }
         }
     case "image":
@@ -79,7 +79,7 @@ func fuzz(_ target: String, _ data: Data) {
         }
         FileManager.default.createFile(atPath: path, contents: original)
     case "script":
-        _ = try? CalibrationScript(contentsOf: scratchFile("s.json", data))
+        _ = try? CalibrationScript(data: data, path: "fuzz.json")
     case "calibration-row":
         // The first byte picks the method's name, the rest is the stored parameters blob.
         guard let first = data.first else { return }

@@ -46,9 +46,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Names in file order (by byte offset).
     public var names: [String] { entries.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }.map(\.name) }
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    /// The file's bytes already in memory, named `path` in errors.
+    public convenience init(data: Data, path: String) throws {
+        try self.init(file: MappedFile(copying: data, path: path))
+    }
+
+    private init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         let bytes = file.bytes
         func fail(_ problem: String) -> FileFormatError { FileFormatError(path, "not a valid safetensors file: \(problem)") }
         guard bytes.count >= 8 else { throw fail("\(bytes.count) bytes, shorter than the 8-byte header length") }

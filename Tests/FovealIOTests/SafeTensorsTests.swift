@@ -5,6 +5,18 @@ import FovealTestSupport
 import Testing
 
 @Suite struct SafeTensorsFormat {
+    /// Bytes already in memory read as the file does (the fuzz harness's entry point).
+    @Test func bytesInMemoryReadAsTheFile() throws {
+        let path = Fixtures.path("model/depth6.weights.safetensors")
+        let fromDisk = try SafeTensorsFile(path: path)
+        let fromMemory = try SafeTensorsFile(data: try Data(contentsOf: URL(fileURLWithPath: path)), path: "memory")
+        #expect(fromMemory.names == fromDisk.names && fromMemory.metadata == fromDisk.metadata)
+        for name in fromDisk.names where fromDisk.entries[name]!.dtype.isFloatingPoint {
+            #expect(try fromMemory.tensor(name).values == fromDisk.tensor(name).values, "\(name)")
+        }
+        #expect { try SafeTensorsFile(data: Data([1, 2, 3]), path: "memory") } throws: { "\($0)".contains("memory: not a valid safetensors file") }
+    }
+
     let dir = Fixtures.temporaryDirectory()
 
     /// A file of the given header JSON and data bytes, exactly as written.
