@@ -84,12 +84,21 @@ public final class Y4MSource: FrameSource {
     public let framesPerSecond: Double?
     public let chroma: String
     public var description: String { "\(path) (Y4M \(width)x\(height) \(chroma)\(framesPerSecond.map { String(format: " at %g fps", $0) } ?? ""))" }
-    private let handle: FileHandle
+    private let handle: ByteStream
     private var position = 0
 
-    public init(_ path: String) throws {
-        self.path = path
+    public convenience init(_ path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CaptureError(.notFound, path, "cannot open") }
+        try self.init(handle, path: path)
+    }
+
+    /// A Y4M stream already in memory, named `path` in errors (fuzzing).
+    public convenience init(data: Data, path: String) throws {
+        try self.init(MemoryStream(data), path: path)
+    }
+
+    private init(_ handle: ByteStream, path: String) throws {
+        self.path = path
         self.handle = handle
         let header = try Self.line(handle, path)
         let fields = header.split(separator: " ")
@@ -146,13 +155,13 @@ public final class Y4MSource: FrameSource {
         return Frame(image: image, timestamp: MonotonicClock.now(), index: position)
     }
 
-    public func close() { try? handle.close() }
+    public func close() { handle.closeStream() }
 
     /// The 8-bit colour spaces Y4M names (4:2:0 with any chroma siting, 4:4:4, mono).
     static let eightBitColourSpaces: Set<String> = ["420", "420jpeg", "420paldv", "420mpeg2", "444", "mono"]
 
     /// One header or frame line (up to '\n'); `.stalled` at a clean end of file.
-    static func line(_ handle: FileHandle, _ path: String) throws -> String {
+    static func line(_ handle: ByteStream, _ path: String) throws -> String {
         var bytes: [UInt8] = []
         while true {
             let b = handle.readData(ofLength: 1)
@@ -166,6 +175,32 @@ public final class Y4MSource: FrameSource {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// Where a Y4M stream's bytes come from: an open file, or bytes in memory.
+protocol ByteStream: AnyObject {
+    /// Up to `count` bytes; fewer at the end.
+    func readData(ofLength count: Int) -> Data
+    func closeStream()
+}
+
+extension FileHandle: ByteStream {
+    func closeStream() { try? close() }
+}
+
+final class MemoryStream: ByteStream {
+    private let data: Data
+    private var offset: Int
+
+    init(_ data: Data) { (self.data, offset) = (data, data.startIndex) }
+
+    func readData(ofLength count: Int) -> Data {
+        let end = min(data.endIndex, offset + max(0, count))
+        defer { offset = end }
+        return data[offset..<end]
+    }
+
+    func closeStream() {}
 }
 
 /// Plays a file source in real time at `framesPerSecond`: each call returns the newest frame due

@@ -53,7 +53,7 @@ func fuzz(_ target: String, _ data: Data) {
     case "edid":
         _ = try? EDID(bytes: [UInt8](data), source: "fuzz")
     case "y4m":
-        if let source = try? Y4MSource(scratchFile("x.y4m", data)) {
+        if let source = try? Y4MSource(data: data, path: "fuzz.y4m") {
             for _ in 0..<8 { guard (try? source.next()) != nil else { break } }
             source.close()
         }
