@@ -81,7 +81,9 @@ public struct CalibratedEvaluation {
 
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection) throws -> Report {
         var perRecording: [String: [(GazeCaptureFrame, CameraSpacePoint, [Float])]] = [:]
-        _ = try Evaluator(model: model).run(dataset, selection, features: true, onFrame: { frame, predicted, features in
+        var evaluator = Evaluator(model: model)
+        evaluator.presenceStatistics = false
+        let predictions = try evaluator.run(dataset, selection, features: true, onFrame: { frame, predicted, features in
             perRecording[frame.recordingID, default: []].append((frame, predicted, features ?? []))
         })
         var before: [String: [Double]] = [:], after: [String: [Double]] = [:]
@@ -117,7 +119,7 @@ public struct CalibratedEvaluation {
             report.uncalibratedDegrees = AngularStatistics.perFamily(beforeDegrees)
             report.calibratedDegrees = AngularStatistics.perFamily(afterDegrees)
         }
-        (report.dataset, report.split, report.model, report.shard) = (dataset.root, selection.split ?? "all", model.identity(), selection.shard)
+        (report.dataset, report.split, report.model, report.shard) = (dataset.root, selection.split ?? "all", predictions.model, selection.shard)
         if selection.shard != nil {
             report.frameErrors = Report.FrameErrors(uncalibrated: before, calibrated: after,
                                                     uncalibratedDegrees: angularError == nil ? nil : beforeDegrees,

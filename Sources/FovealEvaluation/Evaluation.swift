@@ -160,6 +160,9 @@ public struct Evaluator {
 
     public let predictor: Predictor
     public var batchSize = 16
+    /// With a presence model, also run the frames `selection` leaves out as invalid, for the
+    /// presence statistics (off where only the gaze matters).
+    public var presenceStatistics = true
 
     public init(model: GazeNet) { predictor = .model(model) }
 
@@ -184,8 +187,9 @@ public struct Evaluator {
 
     /// Runs over `selection` of `dataset`. `onFrame` sees each prediction (for per-frame output),
     /// with the network's penultimate features when `features` is set;
-    /// `progress` is called after each batch. A model with the presence head also sees the
-    /// frames `selection` leaves out as invalid, for the presence statistics alone.
+    /// `progress` is called after each batch. A model with the presence head (and
+    /// `presenceStatistics` on) also sees the frames `selection` leaves out as invalid, for the
+    /// presence statistics alone.
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection, features wantFeatures: Bool = false,
                     onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
@@ -193,7 +197,7 @@ public struct Evaluator {
         var walkSelection = selection
         if case .model(let model) = predictor {
             identity = model.identity()
-            if model.presence != nil {
+            if model.presence != nil, presenceStatistics {
                 presence = PresenceStatistics()
                 walkSelection.validOnly = false
             }

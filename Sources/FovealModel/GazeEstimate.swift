@@ -17,9 +17,12 @@ public struct GazeEstimate: Sendable, Equatable {
         (self.point, self.features, self.presence) = (point, features, presence)
     }
 
-    /// Whether a face with open eyes is in view: presence of one half or more (true for a model
-    /// without the presence head, which cannot tell).
-    public var sawFace: Bool { (presence ?? 1) >= 0.5 }
+    /// Whether a face with open eyes is in view (see `seesFace`).
+    public var sawFace: Bool { Self.seesFace(presence) }
+
+    /// Whether a presence probability means a face with open eyes is in view: one half or more,
+    /// and always for a model without the presence head (nil), which cannot tell.
+    public static func seesFace(_ presence: Double?) -> Bool { (presence ?? 1) >= 0.5 }
 }
 
 extension GazeNet.Output {

@@ -37,7 +37,7 @@ public struct TrackPoint: Sendable {
 
     /// Whether a face with open eyes is in view, so that `gaze` means something: the frames
     /// without are reported without a gaze point and never calibrate.
-    public var face: Bool { (presence ?? 1) >= 0.5 }
+    public var face: Bool { GazeEstimate.seesFace(presence) }
 }
 
 /// What a tracking run did.

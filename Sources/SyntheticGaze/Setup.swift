@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a synthetic recording happens: a hand-held phone or tablet, as in GazeCapture, or a
 /// desk with a laptop's built-in camera or a webcam on a monitor, as Foveal's users sit.
 public enum Setup: String, CaseIterable, Sendable {
@@ -93,4 +95,3 @@ public struct SetupMixError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-import Foundation

@@ -78,7 +78,8 @@ extension Foveal {
                     // The source's own metadata (its epoch, validation error) stays with its tensors.
                     var metadata = try SafeTensorsFile(path: presenceFrom).metadata.filter { $0.key != "config" }
                     metadata["presence_from"] = URL(fileURLWithPath: presenceFrom).lastPathComponent
-                    try fitPresence(try GazeNet(weightsAt: presenceFrom), metadata: metadata, to: out + "/best.safetensors")
+                    try fitPresence(try GazeNet(weightsAt: presenceFrom), on: try Dataset(dataset, testPerson: holdOut), metadata: metadata,
+                                    to: out + "/best.safetensors")
                     return
                 }
                 var modelConfig = try ModelConfig.named(config)
@@ -122,7 +123,7 @@ extension Foveal {
                 if finished {
                     if presence {
                         let file = try SafeTensorsFile(path: trainer.bestPath)
-                        try fitPresence(try GazeNet(weightsAt: trainer.bestPath), metadata: file.metadata.filter { $0.key != "config" },
+                        try fitPresence(try GazeNet(weightsAt: trainer.bestPath), on: data, metadata: file.metadata.filter { $0.key != "config" },
                                         to: trainer.bestPath)
                     }
                     emit("best model: \(trainer.bestPath)")
@@ -131,8 +132,7 @@ extension Foveal {
         }
 
         /// Fits the presence head of `model` on the train split's frames and writes the model to `path`.
-        private func fitPresence(_ model: GazeNet, metadata: [String: String], to path: String) throws {
-            let data = try Dataset(dataset, testPerson: holdOut)
+        private func fitPresence(_ model: GazeNet, on data: Dataset, metadata: [String: String], to path: String) throws {
             let (frames, problems) = BatchLoader.frames(of: data.frames, FrameSelection(split: "train", validOnly: false))
             printSkipped(data.readProblems + problems.map(\.description))
             var fitting = PresenceFitting()
