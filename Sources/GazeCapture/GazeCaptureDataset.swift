@@ -101,16 +101,16 @@ public struct FrameSelection: Sendable {
 public struct Shard: Codable, Sendable, Equatable, CustomStringConvertible {
     public let index: Int, count: Int
 
-    /// `index` in 1...count, count at least 1.
+    /// `index` in 1...count, count 1 to a million (more parts than any dataset has recordings).
     public init?(index: Int, count: Int) {
-        guard count >= 1, (1...count).contains(index) else { return nil }
+        guard (1...1_000_000).contains(count), (1...count).contains(index) else { return nil }
         (self.index, self.count) = (index, count)
     }
 
     /// "I/N", as `--shard` takes it.
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n <= 1_000_000 else { return nil }
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else { return nil }
         self.init(index: i, count: n)
     }
 

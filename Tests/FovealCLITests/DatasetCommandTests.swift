@@ -167,6 +167,12 @@ import Testing
         try "hello".write(toFile: text, atomically: true, encoding: .utf8)
         let garbage = try Run(["eval", "merge", text])
         #expect(garbage.status == 1 && garbage.stderr.contains(text))
+        // A shard count no run can have (it would make the merge count to it) is refused as unreadable.
+        let huge = Fixtures.temporaryDirectory() + "/huge.json"
+        try String(contentsOfFile: files[0], encoding: .utf8).replacingOccurrences(of: #""count":3"#, with: #""count":9223372036854775807"#)
+            .write(toFile: huge, atomically: true, encoding: .utf8)
+        let absurd = try Run(["eval", "merge", huge])
+        #expect(absurd.status == 1 && absurd.stderr.contains(huge) && absurd.stderr.contains("shard"), "\(absurd.stderr)")
         // The text report of the merge is eval's own.
         let human = try Run(["eval", "merge"] + files)
         #expect(human.status == 0 && human.stdoutLines.contains { $0.hasPrefix("iPhone ") } && human.stdoutLines.contains { $0.hasPrefix("all ") })
