@@ -85,6 +85,6 @@ let package = Package(
 // of every parser. Other builds never see this target, whose entry point libFuzzer provides.
 if Context.environment["FOVEAL_FUZZ"] == "1" {
     package.targets.append(.executableTarget(name: "FovealFuzz", dependencies: [
-        "FovealIO", "FovealCapture", "FovealCalibration", "GazeCapture", "MPIIFaceGaze",
+        "FovealIO", "FovealCapture", "FovealCalibration", "FovealService", "GazeCapture", "MPIIFaceGaze",
     ]))
 }

@@ -1,12 +1,14 @@
 // libFuzzer harnesses for every parser of a file Foveal reads, one per FOVEAL_FUZZ_TARGET:
 // safetensors, image (JPEG/PNG), mat, y4m, recording (GazeCapture's JSON files), mpii (pXX.txt),
-// script (calibration scripts), calibration-row (stored calibrations), edid (monitors' EDIDs). Built only with
+// script (calibration scripts), calibration-row (stored calibrations), edid (monitors' EDIDs),
+// request-body (the service's JSON bodies, through its decoders into the store). Built only with
 // FOVEAL_FUZZ=1 and `-sanitize=fuzzer,address` (`make fuzz`); a parser may refuse any input with
-// an error, and must never crash, trap or leak past ASan.
+// an error, and must never crash, trap or leak past ASan. Every harness parses from memory.
 import Foundation
 import FovealCalibration
 import FovealCapture
 import FovealIO
+import FovealService
 import GazeCapture
 import MPIIFaceGaze
 
@@ -14,31 +16,23 @@ import MPIIFaceGaze
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
 
-/// A scratch folder per process, and the checkout's sample data the file harnesses edit.
-let scratch = NSTemporaryDirectory() + "foveal-fuzz-\(getpid())"
 let checkout = ProcessInfo.processInfo.environment["FOVEAL_CHECKOUT"] ?? FileManager.default.currentDirectoryPath
-try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 
-func scratchFile(_ name: String, _ data: Data) -> String {
-    let path = scratch + "/" + name
-    FileManager.default.createFile(atPath: path, contents: data)
-    return path
-}
+/// The sample recording's JSON files, read once; the `recording` harness replaces one of them.
+let recordingFolder = checkout + "/data/samples/gazecapture/00000"
+let recordingFiles = ["info.json", "dotInfo.json", "screen.json", "frames.json", "appleFace.json", "appleLeftEye.json",
+                      "appleRightEye.json", "faceGrid.json"]
+let sampleRecording: [String: Data] = Dictionary(uniqueKeysWithValues: recordingFiles.compactMap { name in
+    FileManager.default.contents(atPath: recordingFolder + "/" + name).map { (name, $0) }
+})
 
-/// A copy of the sample recording (for `recording`) and of a fixture participant (for `mpii`).
-let recordingCopy: String = {
-    let root = scratch + "/gc"
-    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    try? FileManager.default.copyItem(atPath: checkout + "/data/samples/gazecapture/00000", toPath: root + "/00000")
-    return root
-}()
-let mpiiCopy: String = {
-    let root = scratch + "/mpii"
-    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    try? FileManager.default.copyItem(atPath: checkout + "/Tests/Fixtures/mpiifacegaze/p00", toPath: root + "/p00")
-    return root
-}()
-let recordingFiles = ["info.json", "dotInfo.json", "screen.json", "frames.json", "appleFace.json", "appleLeftEye.json", "faceGrid.json"]
+/// A fixture participant's calibration, read once; the `mpii` harness parses its pXX.txt from memory.
+let mpiiFolder = checkout + "/Tests/Fixtures/mpiifacegaze/p00"
+let mpiiParticipant = try? MPIIFaceGaze.participant("p00", folder: mpiiFolder)
+
+/// The store the `request-body` harness writes to, in memory, started afresh now and then so it stays small.
+nonisolated(unsafe) var store = try? CalibrationDatabase()
+nonisolated(unsafe) var storeWrites = 0
 
 func fuzz(_ target: String, _ data: Data) {
     switch target {
@@ -60,24 +54,38 @@ func fuzz(_ target: String, _ data: Data) {
     case "recording":
         // The first byte picks the file the rest replaces; the others stay the sample's.
         guard let first = data.first else { return }
-        let file = recordingFiles[Int(first) % recordingFiles.count]
-        let path = recordingCopy + "/00000/" + file
-        let original = FileManager.default.contents(atPath: path)
-        FileManager.default.createFile(atPath: path, contents: data.dropFirst())
-        if let dataset = try? GazeCaptureDataset(root: recordingCopy) {
-            _ = try? dataset.info("00000")
-            _ = try? dataset.recording("00000")
-        }
-        FileManager.default.createFile(atPath: path, contents: original)
+        var files = sampleRecording
+        files[recordingFiles[Int(first) % recordingFiles.count]] = data.dropFirst()
+        let parser = RecordingParser(folder: recordingFolder) { files[$0] }
+        _ = try? parser.info()
+        _ = try? parser.load(id: "00000")
     case "mpii":
-        let path = mpiiCopy + "/p00/p00.txt"
-        let original = FileManager.default.contents(atPath: path)
-        FileManager.default.createFile(atPath: path, contents: data)
-        if let dataset = try? MPIIFaceGaze(root: mpiiCopy), let id = dataset.dataset.recordingIDs.first,
-           let frame = try? dataset.dataset.recording(id).frames.first {
+        guard let participant = mpiiParticipant else { fatalError("the mpii harness needs \(mpiiFolder)") }
+        let (days, problems) = MPIIFaceGaze.lines(data, of: participant, folder: mpiiFolder) { _ in true }
+        if let dataset = try? MPIIFaceGaze(root: mpiiFolder, read: [(participant, days)], problems: problems, testPerson: nil),
+           let id = dataset.dataset.recordingIDs.first, let frame = try? dataset.dataset.recording(id).frames.first {
             _ = dataset.angularErrorDegrees(frame, predicted: frame.gaze)
         }
-        FileManager.default.createFile(atPath: path, contents: original)
+    case "request-body":
+        // The first byte picks the route the rest is posted to.
+        guard let first = data.first, let db = store else { return }
+        let body = data.dropFirst()
+        switch first % 3 {
+        case 0:
+            if let user = try? ServiceJSON.decode(GazeService.NewUser.self, from: body) { _ = try? db.addUser(user.name) }
+        case 1:
+            if let new = try? ServiceJSON.decode(GazeService.NewScreen.self, from: body), let screen = try? GazeService.screen(new) {
+                _ = try? db.addScreen(screen)
+                _ = try? db.screens()
+            }
+        default:
+            if let run = try? ServiceJSON.decode(GazeService.NewCalibration.self, from: body) {
+                _ = try? db.user(run.user)
+                _ = try? db.screen(run.screen)
+            }
+        }
+        storeWrites += 1
+        if storeWrites % 10_000 == 0 { store = try? CalibrationDatabase() }
     case "script":
         _ = try? CalibrationScript(data: data, path: "fuzz.json")
     case "calibration-row":
@@ -93,7 +101,7 @@ func fuzz(_ target: String, _ data: Data) {
             _ = fit.apply(.init(xCm: 1, yCm: 2), features: [Float](repeating: 0.5, count: fit.method == .ridge ? d : 0))
         }
     default:
-        fatalError("FOVEAL_FUZZ_TARGET must be one of safetensors, image, mat, y4m, recording, mpii, script, calibration-row")
+        fatalError("FOVEAL_FUZZ_TARGET must be one of safetensors, image, mat, y4m, recording, mpii, script, calibration-row, edid, request-body")
     }
 }
 
@@ -106,5 +114,4 @@ let status = LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in
     fuzz(ProcessInfo.processInfo.environment["FOVEAL_FUZZ_TARGET"] ?? "", data)
     return 0
 }
-try? FileManager.default.removeItem(atPath: scratch)
 exit(status)

@@ -33,7 +33,7 @@ struct ErrorBody: Codable {
 }
 
 /// The service's JSON: `JSONOutput` with snake_case keys.
-enum ServiceJSON {
+package enum ServiceJSON {
     static func encode(_ value: some Encodable) -> String { JSONOutput.line(value, snakeCaseKeys: true) }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
@@ -56,10 +56,15 @@ enum ServiceJSON {
         } catch {
             throw ServiceError(.contentTooLarge, "request body over \(maxBodyBytes / 1024) KiB")
         }
+        return try decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    /// Decodes a request body already read (the fuzz harness's way in).
+    package static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            return try decoder.decode(T.self, from: body)
         } catch DecodingError.keyNotFound(let key, _) {
             throw ServiceError(.badRequest, "malformed body: missing '\(key.stringValue.snakeCased)'")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {

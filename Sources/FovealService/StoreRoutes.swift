@@ -7,11 +7,11 @@ import HummingbirdWebSocket
 /// The calibration store over HTTP: the same users, screens and calibrations the CLI's
 /// `foveal user|screen|calibration` commands see (SQLite in WAL mode, so both run together).
 extension GazeService {
-    struct NewUser: Decodable { var name: String }
+    package struct NewUser: Decodable { package var name: String }
 
     /// A screen from a `calibration/devices.csv` preset, or measured: size in mm and pixels and
     /// the camera's centre from the screen's top-left corner in mm.
-    struct NewScreen: Decodable {
+    package struct NewScreen: Decodable {
         var name: String
         var preset: String?
         var widthMm: Double?, heightMm: Double?
@@ -20,9 +20,9 @@ extension GazeService {
         var orientation: Int?
     }
 
-    struct NewCalibration: Decodable {
-        var user: String
-        var screen: String
+    package struct NewCalibration: Decodable {
+        package var user: String
+        package var screen: String
         /// A script name from `calibration/` (default "9-point").
         var script: String?
     }
@@ -74,7 +74,7 @@ extension GazeService {
         }
     }
 
-    static func screen(_ body: NewScreen) throws -> Screen {
+    package static func screen(_ body: NewScreen) throws -> Screen {
         let description = Screen.Description(name: body.name, preset: body.preset, widthMm: body.widthMm, heightMm: body.heightMm,
                                              widthPx: body.widthPx, heightPx: body.heightPx, cameraXMm: body.cameraXMm,
                                              cameraYMm: body.cameraYMm, orientation: body.orientation ?? 1)

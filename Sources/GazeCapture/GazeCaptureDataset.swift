@@ -46,7 +46,7 @@ public final class GazeCaptureDataset: Sendable {
             guard let r = loaded[id] else { throw FileFormatError(root + "/" + id, "no such recording") }
             return r
         }
-        return try RecordingParser.load(root + "/" + id, id: id)
+        return try RecordingParser(folder: root + "/" + id).load(id: id)
     }
 
     /// Split and frame count from info.json alone.
@@ -55,7 +55,7 @@ public final class GazeCaptureDataset: Sendable {
             let r = try recording(id)
             return (r.split, r.frames.count, r.device)
         }
-        return try RecordingParser.info(root + "/" + id)
+        return try RecordingParser(folder: root + "/" + id).info()
     }
 
     /// Decodes frames' JPEGs on the engine's workers; each result is the image or what went wrong.

@@ -83,29 +83,42 @@ public func deviceFamily(_ deviceName: String) -> String {
 /// Parsing of one recording's JSON files, tolerant of what real exports contain (NaN for
 /// missing numbers, integers where floats are expected) and strict about what would give wrong
 /// labels (missing fields, arrays of different lengths).
-enum RecordingParser {
+///
+/// Files are read through `contents`, the disk by default; the fuzz harness hands it bytes
+/// from memory, so it exercises this very parser a thousand times faster.
+package struct RecordingParser {
     /// The largest frame count or dot number believed: GazeCapture's largest recording has a few
     /// thousand frames.
     static let maxCount = 10_000_000
 
-    static func load(_ folder: String, id: String) throws -> Recording {
-        let info = try object(folder, "info.json")
+    /// The recording's folder, for frame paths and error messages.
+    let folder: String
+    /// A file's bytes by name (`info.json`), nil when it cannot be read.
+    let contents: (String) -> Data?
+
+    package init(folder: String, contents: ((String) -> Data?)? = nil) {
+        self.folder = folder
+        self.contents = contents ?? { FileManager.default.contents(atPath: folder + "/" + $0) }
+    }
+
+    package func load(id: String) throws -> Recording {
+        let info = try object("info.json")
         guard let device = info["DeviceName"] as? String else { throw FileFormatError(folder + "/info.json", "no DeviceName") }
         guard let split = info["Dataset"] as? String else { throw FileFormatError(folder + "/info.json", "no Dataset (train/val/test)") }
-        let names = try fileNames(folder)
+        let names = try fileNames()
         let count = names.count
-        let face = try boxes(folder, "appleFace.json", count)
-        let left = try boxes(folder, "appleLeftEye.json", count)
-        let right = try boxes(folder, "appleRightEye.json", count)
-        let grid = try boxes(folder, "faceGrid.json", count)
-        let dotFile = try object(folder, "dotInfo.json")
+        let face = try boxes("appleFace.json", count)
+        let left = try boxes("appleLeftEye.json", count)
+        let right = try boxes("appleRightEye.json", count)
+        let grid = try boxes("faceGrid.json", count)
+        let dotFile = try object("dotInfo.json")
         let dotNumbers = try numbers(dotFile, "DotNum", folder + "/dotInfo.json", count)
         let xPts = try numbers(dotFile, "XPts", folder + "/dotInfo.json", count)
         let yPts = try numbers(dotFile, "YPts", folder + "/dotInfo.json", count)
         let xCam = try numbers(dotFile, "XCam", folder + "/dotInfo.json", count)
         let yCam = try numbers(dotFile, "YCam", folder + "/dotInfo.json", count)
         let time = (try? numbers(dotFile, "Time", folder + "/dotInfo.json", count)) ?? Array(repeating: 0, count: count)
-        let screen = try object(folder, "screen.json")
+        let screen = try object("screen.json")
         let screenW = try numbers(screen, "W", folder + "/screen.json", count)
         let screenH = try numbers(screen, "H", folder + "/screen.json", count)
         let orientation = try numbers(screen, "Orientation", folder + "/screen.json", count)
@@ -121,7 +134,7 @@ enum RecordingParser {
                 throw FileFormatError(folder + "/dotInfo.json", "XCam/YCam[\(i)] is missing")
             }
             let dotNumber = try dotNumbers[i].map { n -> Int in
-                guard let whole = wholeNumber(n, in: 0...maxCount) else {
+                guard let whole = wholeNumber(n, in: 0...Self.maxCount) else {
                     throw FileFormatError(folder + "/dotInfo.json", "DotNum[\(i)] is \(n), not a dot number")
                 }
                 return whole
@@ -137,28 +150,28 @@ enum RecordingParser {
     }
 
     /// info.json alone: enough to filter by split and estimate progress.
-    static func info(_ folder: String) throws -> (split: String, totalFrames: Int, device: String) {
-        let info = try object(folder, "info.json")
+    package func info() throws -> (split: String, totalFrames: Int, device: String) {
+        let info = try object("info.json")
         guard let split = info["Dataset"] as? String else { throw FileFormatError(folder + "/info.json", "no Dataset (train/val/test)") }
         let total = try number(info["TotalFrames"]).map { n -> Int in
-            guard let whole = wholeNumber(n, in: 0...maxCount) else { throw FileFormatError(folder + "/info.json", "TotalFrames is \(n), not a frame count") }
+            guard let whole = wholeNumber(n, in: 0...Self.maxCount) else { throw FileFormatError(folder + "/info.json", "TotalFrames is \(n), not a frame count") }
             return whole
         } ?? 0
         return (split, total, info["DeviceName"] as? String ?? "")
     }
 
-    static func fileNames(_ folder: String) throws -> [String] {
+    func fileNames() throws -> [String] {
         let path = folder + "/frames.json"
-        guard let names = try parse(path) as? [Any] else { throw FileFormatError(path, "not a JSON array of file names") }
+        guard let names = try parse("frames.json") as? [Any] else { throw FileFormatError(path, "not a JSON array of file names") }
         return try names.map { name in
             guard let s = name as? String, !s.contains("/") else { throw FileFormatError(path, "an entry is not a file name") }
             return s
         }
     }
 
-    static func boxes(_ folder: String, _ file: String, _ count: Int) throws -> [DetectionBox?] {
+    func boxes(_ file: String, _ count: Int) throws -> [DetectionBox?] {
         let path = folder + "/" + file
-        let o = try object(folder, file)
+        let o = try object(file)
         let (x, y) = (try numbers(o, "X", path, count), try numbers(o, "Y", path, count))
         let (w, h) = (try numbers(o, "W", path, count), try numbers(o, "H", path, count))
         let valid = try numbers(o, "IsValid", path, count)
@@ -168,14 +181,14 @@ enum RecordingParser {
         }
     }
 
-    static func object(_ folder: String, _ file: String) throws -> [String: Any] {
+    func object(_ file: String) throws -> [String: Any] {
         let path = folder + "/" + file
-        guard let o = try parse(path) as? [String: Any] else { throw FileFormatError(path, "not a JSON object") }
+        guard let o = try parse(file) as? [String: Any] else { throw FileFormatError(path, "not a JSON object") }
         return o
     }
 
     /// An array field of `count` numbers; null, NaN and non-numbers read as nil.
-    static func numbers(_ o: [String: Any], _ key: String, _ path: String, _ count: Int) throws -> [Double?] {
+    func numbers(_ o: [String: Any], _ key: String, _ path: String, _ count: Int) throws -> [Double?] {
         guard let array = o[key] as? [Any] else { throw FileFormatError(path, "no array '\(key)'") }
         guard array.count == count else {
             throw FileFormatError(path, "'\(key)' has \(array.count) entries, frames.json has \(count)")
@@ -183,7 +196,7 @@ enum RecordingParser {
         return array.map { number($0).flatMap { $0.isFinite ? $0 : nil } }
     }
 
-    static func number(_ value: Any?) -> Double? {
+    func number(_ value: Any?) -> Double? {
         switch value {
         case let d as Double: d
         case let i as Int: Double(i)
@@ -193,8 +206,9 @@ enum RecordingParser {
         }
     }
 
-    static func parse(_ path: String) throws -> Any {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    func parse(_ file: String) throws -> Any {
+        let path = folder + "/" + file
+        guard let data = contents(file) else {
             throw FileFormatError(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "missing")
         }
         if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return value }

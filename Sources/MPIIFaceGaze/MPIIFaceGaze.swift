@@ -116,27 +116,39 @@ public final class MPIIFaceGaze: Sendable {
     /// Reads every participant. `testPerson` (leave-one-person-out) puts that participant in the
     /// test split and the others in train, each one's last day in val; without it, every
     /// participant is in the test split (evaluating a model trained elsewhere).
-    public init(root: String, testPerson: String? = nil) throws {
-        self.root = root
+    public convenience init(root: String, testPerson: String? = nil) throws {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter(Self.isParticipantName).sorted()
         guard !names.isEmpty else { throw FileFormatError(root, "not an MPIIFaceGaze folder (no p00-p14 participant folders)") }
         if let testPerson, !names.contains(testPerson) {
             throw FileFormatError(root, "no participant '\(testPerson)' (it has \(names.joined(separator: ", ")))")
         }
-        var participants: [Participant] = [], recordings: [Recording] = [], problems: [FileFormatError] = []
-        var geometry: [String: FrameGeometry] = [:]
+        var read: [(Participant, days: [String: [Line]])] = [], problems: [FileFormatError] = []
         for name in names {
             let folder = "\(root)/\(name)"
-            let participant: Participant
             do {
-                participant = try Self.participant(name, folder: folder)
+                let participant = try Self.participant(name, folder: folder)
+                let path = "\(folder)/\(name).txt"
+                guard let text = FileManager.default.contents(atPath: path) else { throw FileFormatError(path, "cannot read the file") }
+                let (days, lineProblems) = Self.lines(text, of: participant, folder: folder) {
+                    FileManager.default.fileExists(atPath: "\(folder)/\($0)")
+                }
+                read.append((participant, days))
+                problems += lineProblems
             } catch let e as FileFormatError {
                 problems.append(e)
-                continue
             }
-            participants.append(participant)
-            let (days, lineProblems) = Self.frames(participant, folder: folder)
-            problems += lineProblems
+        }
+        try self.init(root: root, read: read, problems: problems, testPerson: testPerson)
+    }
+
+    /// The dataset from participants already read: their days' lines become recordings, one per
+    /// participant-day, and frames numbered by dot. The fuzz harness enters here with lines parsed
+    /// from memory.
+    package init(root: String, read: [(Participant, days: [String: [Line]])], problems: [FileFormatError], testPerson: String?) throws {
+        self.root = root
+        var recordings: [Recording] = [], geometry: [String: FrameGeometry] = [:]
+        for (participant, days) in read {
+            let name = participant.id, folder = "\(root)/\(name)"
             let dayNames = days.keys.sorted()
             for day in dayNames {
                 guard let lines = days[day] else { continue }
@@ -163,7 +175,7 @@ public final class MPIIFaceGaze: Sendable {
         guard !recordings.isEmpty else {
             throw FileFormatError(root, "no usable frames: " + (problems.first.map { "\($0)" } ?? "every participant is empty"))
         }
-        self.participants = participants
+        self.participants = read.map(\.0)
         self.problems = problems
         self.geometry = geometry
         dataset = GazeCaptureDataset(root: root, recordings: recordings)
@@ -187,7 +199,7 @@ public final class MPIIFaceGaze: Sendable {
     // MARK: Reading
 
     /// One line of pXX.txt.
-    struct Line {
+    package struct Line {
         var image: String
         var targetPx: [Double]
         var landmarks: [Double]
@@ -195,7 +207,7 @@ public final class MPIIFaceGaze: Sendable {
         var targetMm: [Double]
     }
 
-    static func participant(_ name: String, folder: String) throws -> Participant {
+    package static func participant(_ name: String, folder: String) throws -> Participant {
         let calibration = "\(folder)/Calibration"
         let camera = try MATFile(path: "\(calibration)/Camera.mat")
         let pose = try MATFile(path: "\(calibration)/monitorPose.mat")
@@ -216,11 +228,12 @@ public final class MPIIFaceGaze: Sendable {
                            widthMm: size[2], heightMm: size[3], cameraMatrix: rowMajor, distortion: distortion.values)
     }
 
-    /// The participant's lines by day folder, in file order; malformed lines and missing images
-    /// are skipped and named.
-    static func frames(_ p: Participant, folder: String) -> (days: [String: [Line]], problems: [FileFormatError]) {
+    /// The participant's lines (the bytes of `pXX.txt` in `folder`) by day folder, in file order;
+    /// malformed lines and images for which `imageExists` (given `DAY/FILE`) is false are skipped
+    /// and named.
+    package static func lines(_ data: Data, of p: Participant, folder: String,
+                              imageExists: (String) -> Bool) -> (days: [String: [Line]], problems: [FileFormatError]) {
         let path = "\(folder)/\(p.id).txt"
-        guard let data = FileManager.default.contents(atPath: path) else { return ([:], [FileFormatError(path, "cannot read the file")]) }
         var days: [String: [Line]] = [:], problems: [FileFormatError] = []
         for (number, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -235,7 +248,7 @@ public final class MPIIFaceGaze: Sendable {
             let image = fields[0]
             let parts = image.split(separator: "/")
             guard parts.count == 2, !image.contains(".."), !image.hasPrefix("/") else { bad("image path '\(image)' is not DAY/FILE"); continue }
-            guard FileManager.default.fileExists(atPath: "\(folder)/\(image)") else {
+            guard imageExists(image) else {
                 problems.append(FileFormatError("\(folder)/\(image)", "missing image (line \(number + 1) of \(p.id).txt)"))
                 continue
             }
