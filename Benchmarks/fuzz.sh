@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
-harnesses=${*:-safetensors image mat y4m recording mpii script calibration-row edid request-body}
+harnesses=${*:-safetensors image mat y4m mjpeg recording mpii script calibration-row edid request-body}
 binary=.build-fuzz/release/FovealFuzz
 [ -x "$binary" ] || { echo "build first: make fuzz" >&2; exit 2; }
 mkdir -p .build-fuzz/crashes

@@ -16,25 +16,69 @@ public struct NegotiatedMode: Sendable, Equatable {
     public var pixelFormat: String
     public var width: Int, height: Int
     public var framesPerSecond: Double?
+    /// libv4l2 converts into the format (the device sends another).
+    public var emulated: Bool
 
-    public init(pixelFormat: String, width: Int, height: Int, framesPerSecond: Double?) {
-        (self.pixelFormat, self.width, self.height, self.framesPerSecond) = (pixelFormat, width, height, framesPerSecond)
+    public init(pixelFormat: String, width: Int, height: Int, framesPerSecond: Double?, emulated: Bool = false) {
+        (self.pixelFormat, self.width, self.height, self.framesPerSecond, self.emulated) = (pixelFormat, width, height, framesPerSecond, emulated)
+    }
+
+    /// What a person reads at start-up: "1280x720 MJPEG at 30 fps".
+    public var summary: String {
+        let name = ["MJPG": "MJPEG", "RGB3": "RGB24"][pixelFormat] ?? pixelFormat
+        return "\(width)x\(height) \(name)\(emulated ? " (converted by libv4l2)" : "")"
+            + (framesPerSecond.map { String(format: " at %g fps", $0) } ?? "")
     }
 }
 
-/// Picks size and rate: the requested size if offered, else 640x480 (GazeCapture's frame size),
-/// else the offered size closest to it in area; the requested rate if offered, else the highest
-/// offered rate up to 30. The pixel format is RGB24 ("RGB3"), which libv4l2 provides from YUYV,
-/// MJPEG and the rest, unless `pixelFormat` asks for another (e.g. "YUYV" to convert in Foveal).
+/// Picks format, size and rate.
+///
+/// Without `size`: the largest mode up to 1920x1080 that reaches 25 fps,
+/// since at a desk every extra pixel on the eyes is worth having and the sampler's cost does not
+/// grow with the frame. Most webcams give 1080p or 720p at 30 fps only as MJPEG, which the rate
+/// test picks over a slow YUYV. If no mode is that fast, the fastest (then largest) one.
+///
+/// With `size`: that size if offered, else the offered size closest to it in area.
+///
+/// Formats: `pixelFormat` if given; otherwise, at equal size, the one cheapest to turn into RGB:
+/// the device's own RGB24, then YUYV and MJPEG (converted by Foveal), then libv4l2's conversions.
+///
+/// Rate: the requested one if offered, else the highest offered up to it (or up to 30).
 public func negotiate(_ modes: [CameraMode], size: (width: Int, height: Int)? = nil, framesPerSecond: Double? = nil,
-                      pixelFormat: String = "RGB3") -> NegotiatedMode? {
-    let candidates = modes.filter { $0.pixelFormat == pixelFormat }
+                      pixelFormat: String? = nil) -> NegotiatedMode? {
+    let candidates = modes.filter { mode in
+        pixelFormat.map { mode.pixelFormat == $0 } ?? (formatCost(mode) != nil)
+    }
     guard !candidates.isEmpty else { return nil }
-    let want = size ?? (640, 480)
-    let exact = candidates.first { $0.width == want.width && $0.height == want.height }
-    let chosen = exact ?? candidates.min { a, b in
-        abs(a.width * a.height - want.width * want.height) < abs(b.width * b.height - want.width * want.height)
-    }!
+    let cost = { (m: CameraMode) in formatCost(m) ?? 4 }
+    let fastest = { (m: CameraMode) in m.framesPerSecond.max() ?? 0 }
+    let area = { (m: CameraMode) in m.width * m.height }
+    // Orders by a list of keys, the first that differs deciding.
+    func best(_ modes: [CameraMode], _ keys: [(CameraMode) -> Double]) -> CameraMode? {
+        modes.min { a, b in
+            for key in keys where key(a) != key(b) { return key(a) < key(b) }
+            return false
+        }
+    }
+    let chosen: CameraMode?
+    if let want = size {
+        let wantArea = want.width * want.height
+        let distance = { (m: CameraMode) in Double(abs(area(m) - wantArea)) }
+        let exact = { (m: CameraMode) in m.width == want.width && m.height == want.height ? 0.0 : 1 }
+        chosen = best(candidates, [exact, distance, { -min(fastest($0), framesPerSecond ?? 30) }, { Double(cost($0)) }])
+    } else {
+        let minimumRate = automaticMinimumRate - 0.01
+        let desk = candidates.filter { $0.width <= maxAutomaticSize.width && $0.height <= maxAutomaticSize.height }
+        let fast = desk.filter { fastest($0) >= minimumRate }
+        if !fast.isEmpty {
+            chosen = best(fast, [{ -Double(area($0)) }, { Double(cost($0)) }])
+        } else if !desk.isEmpty {
+            chosen = best(desk, [{ -fastest($0) }, { -Double(area($0)) }, { Double(cost($0)) }])
+        } else {
+            chosen = best(candidates, [{ Double(area($0)) }, { -fastest($0) }, { Double(cost($0)) }])
+        }
+    }
+    guard let chosen else { return nil }
     let rates = chosen.framesPerSecond.sorted()
     var rate: Double?
     if let framesPerSecond {
@@ -42,5 +86,24 @@ public func negotiate(_ modes: [CameraMode], size: (width: Int, height: Int)? = 
     } else {
         rate = rates.filter { $0 <= 30.01 }.last ?? rates.first
     }
-    return NegotiatedMode(pixelFormat: pixelFormat, width: chosen.width, height: chosen.height, framesPerSecond: rate)
+    return NegotiatedMode(pixelFormat: chosen.pixelFormat, width: chosen.width, height: chosen.height, framesPerSecond: rate,
+                          emulated: chosen.emulated)
+}
+
+/// The rate a mode chosen without `--size` must reach: slower, head movements blur the eyes.
+public let automaticMinimumRate = 25.0
+
+/// The largest frame chosen without `--size`: 1080p, the most a desk webcam offers at 30 fps.
+public let maxAutomaticSize = (width: 1920, height: 1080)
+
+/// How costly a mode's pixels are to turn into RGB, lowest first; nil for a format Foveal does
+/// not take without being asked.
+func formatCost(_ mode: CameraMode) -> Int? {
+    switch (mode.pixelFormat, mode.emulated) {
+    case ("RGB3", false): 0
+    case ("YUYV", false): 1
+    case ("MJPG", false): 2
+    case ("RGB3", true): 3
+    default: nil
+    }
 }

@@ -11,9 +11,11 @@ public struct CameraDescription: Codable, Sendable {
     public var modes: [CameraMode]
 }
 
-/// Video4Linux2 capture through libv4l2: open by path, negotiate size and rate (RGB24, which
-/// libv4l2 converts from YUYV, MJPEG and the rest), stream with memory-mapped buffers, and hand
-/// out the newest frame each time (older queued frames are dropped and counted).
+/// Video4Linux2 capture through libv4l2: open by path, negotiate format, size and rate
+/// (`negotiate`), stream with memory-mapped buffers, and hand out the newest frame each time
+/// (older queued frames are dropped and counted). RGB24, YUYV and MJPEG frames become RGB in
+/// Foveal (MJPEG with libjpeg-turbo, straight from the driver's buffer into the frame); other
+/// formats go through libv4l2's conversion to RGB24.
 public final class V4L2Camera: FrameSource {
     public let path: String
     public let mode: NegotiatedMode
@@ -21,15 +23,16 @@ public final class V4L2Camera: FrameSource {
     public private(set) var dropped = 0
     public var timeoutSeconds = 2.0
     public var framesPerSecond: Double? { mode.framesPerSecond }
-    public var description: String {
-        "\(path) (\(card), \(mode.width)x\(mode.height) \(mode.pixelFormat)\(mode.framesPerSecond.map { String(format: " at %g fps", $0) } ?? ""))"
-    }
+    public var description: String { "\(path) (\(card), \(mode.summary))" }
+    /// The line `track` and `serve` print at start-up: "camera /dev/video0: 1280x720 MJPEG at 30 fps".
+    public var modeLine: String { "camera \(path): \(mode.summary)" }
 
     private var fd: Int32 = -1
     private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
     private var bytesPerLine = 0
     private var index = 0
     private var streaming = false
+    private lazy var jpeg = JPEGDecoder(path: path)
 
     /// Lists the capture devices among /dev/video*.
     public static func list() -> [CameraDescription] {
@@ -49,9 +52,9 @@ public final class V4L2Camera: FrameSource {
                                  modes: modes(fd))
     }
 
-    /// Opens `path` (or "/dev/videoN" for a bare index) and negotiates the mode.
+    /// Opens `path` (or "/dev/videoN" for a bare index) and negotiates the mode (`negotiate`).
     public init(_ pathOrIndex: String, size: (width: Int, height: Int)? = nil, framesPerSecond: Double? = nil,
-                pixelFormat: String = "RGB3", bufferCount: Int = 4) throws {
+                pixelFormat: String? = nil, bufferCount: Int = 4) throws {
         path = Int(pathOrIndex).map { "/dev/video\($0)" } ?? pathOrIndex
         fd = try Self.openDevice(path)
         do {
@@ -60,7 +63,7 @@ public final class V4L2Camera: FrameSource {
             let offered = Self.modes(fd)
             guard let chosen = negotiate(offered, size: size, framesPerSecond: framesPerSecond, pixelFormat: pixelFormat) else {
                 let formats = Set(offered.map(\.pixelFormat)).sorted().joined(separator: ", ")
-                throw CaptureError(.failed, path, "offers no \(pixelFormat) mode (formats: \(formats.isEmpty ? "none" : formats))")
+                throw CaptureError(.failed, path, "offers no \(pixelFormat ?? "RGB24, YUYV or MJPEG") mode (formats: \(formats.isEmpty ? "none" : formats))")
             }
             mode = try Self.apply(chosen, fd, path, bytesPerLine: &bytesPerLine)
             try startStreaming(bufferCount)
@@ -160,6 +163,15 @@ public final class V4L2Camera: FrameSource {
                         YCbCr.rgb(y1, u, v, into: dst.baseAddress! + (y * w + x + 1) * 3)
                     }
                 }
+            }
+        case "MJPG":
+            do {
+                try jpeg.decode(UnsafeRawBufferPointer(start: data, count: bytesUsed), into: &image)
+            } catch let e as FileFormatError {
+                throw CaptureError(.failed, path, "frame \(index): \(e.problem)")
+            }
+            guard image.width == w, image.height == h else {
+                throw CaptureError(.failed, path, "an MJPEG frame of \(image.width)x\(image.height) in a \(w)x\(h) stream")
             }
         default:
             throw CaptureError(.failed, path, "cannot convert \(mode.pixelFormat)")

@@ -1,5 +1,5 @@
 // libFuzzer harnesses for every parser of a file Foveal reads, one per FOVEAL_FUZZ_TARGET:
-// safetensors, image (JPEG/PNG), mat, y4m, recording (GazeCapture's JSON files), mpii (pXX.txt),
+// safetensors, image (JPEG/PNG), mat, y4m, mjpeg (Motion-JPEG), recording (GazeCapture's JSON files), mpii (pXX.txt),
 // script (calibration scripts), calibration-row (stored calibrations), edid (monitors' EDIDs),
 // request-body (the service's JSON bodies, through its decoders into the store). Built only with
 // FOVEAL_FUZZ=1 and `-sanitize=fuzzer,address` (`make fuzz`); a parser may refuse any input with
@@ -51,6 +51,10 @@ func fuzz(_ target: String, _ data: Data) {
             for _ in 0..<8 { guard (try? source.next()) != nil else { break } }
             source.close()
         }
+    case "mjpeg":
+        if let source = try? MJPEGSource(data: data, path: "fuzz.mjpeg") {
+            for _ in 0..<8 { guard (try? source.next()) != nil else { break } }
+        }
     case "recording":
         // The first byte picks the file the rest replaces; the others stay the sample's.
         guard let first = data.first else { return }
@@ -101,7 +105,7 @@ func fuzz(_ target: String, _ data: Data) {
             _ = fit.apply(.init(xCm: 1, yCm: 2), features: [Float](repeating: 0.5, count: fit.method == .ridge ? d : 0))
         }
     default:
-        fatalError("FOVEAL_FUZZ_TARGET must be one of safetensors, image, mat, y4m, recording, mpii, script, calibration-row, edid, request-body")
+        fatalError("FOVEAL_FUZZ_TARGET must be one of safetensors, image, mat, y4m, mjpeg, recording, mpii, script, calibration-row, edid, request-body")
     }
 }
 

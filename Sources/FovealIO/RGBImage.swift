@@ -75,29 +75,9 @@ extension RGBImage {
     }
 
     private static func decodeJPEG(_ data: Data, path: String) throws -> RGBImage {
-        guard let handle = tjInitDecompress() else { throw FileFormatError(path, "cannot start the JPEG decoder") }
-        defer { tjDestroy(handle) }
-        return try data.withUnsafeBytes { raw -> RGBImage in
-            let source = raw.bindMemory(to: UInt8.self)
-            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-            guard tjDecompressHeader3(handle, source.baseAddress, UInt(raw.count), &width, &height,
-                                      &subsampling, &colorspace) == 0 else {
-                throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
-            }
-            guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
-                throw FileFormatError(path, "corrupt JPEG: its header gives \(width)x\(height) pixels")
-            }
-            var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
-            // Stop on warnings too: a truncated JPEG otherwise "decodes" with grey rows at the bottom.
-            let status = pixels.withUnsafeMutableBufferPointer { out in
-                tjDecompress2(handle, source.baseAddress, UInt(raw.count), out.baseAddress, width, 0, height,
-                              Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
-            }
-            guard status == 0 else {
-                throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
-            }
-            return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
-        }
+        var image = RGBImage(width: 0, height: 0)
+        try data.withUnsafeBytes { try JPEGDecoder(path: path).decode($0, into: &image) }
+        return image
     }
 
     /// Writes the image as an 8-bit RGB PNG.
@@ -129,5 +109,42 @@ extension RGBImage {
             throw FileFormatError("<memory>", "JPEG encoding failed: \(String(cString: tjGetErrorStr2(handle)))")
         }
         return Data(bytes: buffer, count: Int(size))
+    }
+}
+
+/// A JPEG decoder kept open for a stream of frames (a Motion-JPEG file or camera): libjpeg-turbo
+/// decodes each frame straight into the pixels of the image it is given, which is reused while
+/// frames keep their size. Not for use from two threads at once.
+public final class JPEGDecoder {
+    /// Names the stream in errors.
+    public let path: String
+    private let handle: tjhandle?
+
+    public init(path: String) {
+        self.path = path
+        handle = tjInitDecompress()
+    }
+
+    deinit { if let handle { tjDestroy(handle) } }
+
+    /// Decodes one JPEG into `image`, resizing it if the frame's size differs. Motion-JPEG from
+    /// UVC cameras often leaves out its Huffman tables; libjpeg-turbo supplies the standard ones.
+    public func decode(_ jpeg: UnsafeRawBufferPointer, into image: inout RGBImage) throws {
+        guard let handle else { throw FileFormatError(path, "cannot start the JPEG decoder") }
+        let source = jpeg.bindMemory(to: UInt8.self)
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, source.baseAddress, UInt(jpeg.count), &width, &height, &subsampling, &colorspace) == 0 else {
+            throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
+            throw FileFormatError(path, "corrupt JPEG: its header gives \(width)x\(height) pixels")
+        }
+        if image.width != Int(width) || image.height != Int(height) { image = RGBImage(width: Int(width), height: Int(height)) }
+        // Stop on warnings too: a truncated JPEG otherwise "decodes" with grey rows at the bottom.
+        let status = image.pixels.withUnsafeMutableBufferPointer { out in
+            tjDecompress2(handle, source.baseAddress, UInt(jpeg.count), out.baseAddress, width, 0, height,
+                          Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
+        }
+        guard status == 0 else { throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))") }
     }
 }

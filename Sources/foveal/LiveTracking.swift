@@ -27,6 +27,7 @@ func trackLive(_ sources: FrameSourceOptions, model: GazeNet, smoothing: OneEuro
     var total = TrackSummary()
     var source = try sources.open(allFrames: allFrames)
     defer { source.close() }
+    FrameSourceOptions.announce(source)
     opened?(source)
     var attempts = 0
     while true {
@@ -45,6 +46,7 @@ func trackLive(_ sources: FrameSourceOptions, model: GazeNet, smoothing: OneEuro
                 attempts += 1
                 do {
                     source = try sources.open(allFrames: allFrames)
+                    FrameSourceOptions.announce(source)
                     break
                 } catch let e as CaptureError where attempts < reconnectAttempts && !stop.isCancelled {
                     printError("foveal: \(e); retrying in 1 s")

@@ -25,25 +25,27 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> GazeNet { try GazeNet(weightsAt: try path()) }
 }
 
-/// How a camera delivers pixels.
+/// How a camera delivers pixels (without `--pixel-format`, Foveal picks; see `negotiate`).
 enum PixelFormat: String, ExpressibleByArgument, CaseIterable {
-    /// libv4l2 converts whatever the camera sends (YUYV, MJPEG, ...) to RGB24.
+    /// RGB24: the camera's own, or libv4l2's conversion of whatever the camera sends.
     case rgb3 = "RGB3"
     /// Packed 4:2:2, converted by Foveal.
     case yuyv = "YUYV"
+    /// Motion-JPEG, decoded by Foveal with libjpeg-turbo.
+    case mjpg = "MJPG"
 }
 
 /// Where frames come from (shared by `track`, `serve` and `calibrate`): a V4L2 camera, or a
-/// recording folder (with its gaze labels), a .y4m file, or a folder or glob of images.
+/// recording folder (with its gaze labels), a .y4m or Motion-JPEG file, or a folder or glob of images.
 struct FrameSourceOptions: ParsableArguments {
     @Option(help: "V4L2 camera: a path such as /dev/video0, or an index.")
     var camera: String?
-    @Option(help: "A recording folder, a folder or glob of images, or a .y4m file.")
+    @Option(help: "A recording folder, a folder or glob of images, a .y4m file, or a Motion-JPEG file (.mjpeg/.mjpg).")
     var source: String?
-    @Option(help: "Camera frame size WIDTHxHEIGHT (default 640x480 when offered).")
+    @Option(help: "Camera frame size WIDTHxHEIGHT (default: the largest up to 1920x1080 that gives 25 fps).")
     var size: String?
-    @Option(help: "Camera pixel format.")
-    var pixelFormat: PixelFormat = .rgb3
+    @Option(help: "Camera pixel format (default: the cheapest to convert among those at the chosen size).")
+    var pixelFormat: PixelFormat?
     @Option(help: "Frames per second: the camera's rate; a file source is played in real time at this rate (0: as fast as it is read).")
     var fps: Double?
     @Flag(help: "On a camera that disconnects or stalls, reopen it instead of stopping (serve always does).")
@@ -61,6 +63,12 @@ struct FrameSourceOptions: ParsableArguments {
         }
     }
 
+    /// Says on stderr which mode a camera was opened in ("camera /dev/video0: 1280x720 MJPEG at
+    /// 30 fps"), since the choice is Foveal's unless `--size` and `--pixel-format` made it.
+    static func announce(_ source: FrameSource) {
+        if let camera = source as? V4L2Camera { printError(camera.modeLine) }
+    }
+
     /// Whether the source is a GazeCapture recording folder (frames with gaze labels).
     var replaysRecording: Bool { source.map(isRecording) ?? false }
 
@@ -69,7 +77,7 @@ struct FrameSourceOptions: ParsableArguments {
     func open(fps rate: Double? = nil, allFrames: Bool = false) throws -> FrameSource {
         let rate = (rate ?? fps).flatMap { $0 > 0 ? $0 : nil }
         if let camera {
-            return try V4L2Camera(camera, size: size.flatMap(parseSize), framesPerSecond: rate, pixelFormat: pixelFormat.rawValue)
+            return try V4L2Camera(camera, size: size.flatMap(parseSize), framesPerSecond: rate, pixelFormat: pixelFormat?.rawValue)
         }
         guard let path = source else { throw CommandFailure("give --camera or --source") }
         let file: FrameSource
@@ -77,6 +85,8 @@ struct FrameSourceOptions: ParsableArguments {
             file = try RecordingSource(path, validOnly: !allFrames)
         } else if path.lowercased().hasSuffix(".y4m") {
             file = try Y4MSource(path)
+        } else if [".mjpeg", ".mjpg"].contains(where: path.lowercased().hasSuffix) {
+            file = try MJPEGSource(path)
         } else {
             file = try ImageFolderSource(path)
         }

@@ -39,6 +39,23 @@ import Testing
         #expect(text.status == 0 && text.stdoutLines.count == 2 && text.stdoutLines[0].hasPrefix("frame     0"))
     }
 
+    /// The recording's JPEGs back to back are a Motion-JPEG file: tracked, it gives the gaze the
+    /// same images give one by one.
+    @Test func motionJPEGFilesAreASource() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: recording + "/frames").filter { $0.hasSuffix(".jpg") }.sorted().prefix(4)
+        let mjpeg = Fixtures.temporaryDirectory() + "/clip.mjpeg"
+        try names.map { try Data(contentsOf: URL(fileURLWithPath: recording + "/frames/" + $0)) }.reduce(Data(), +)
+            .write(to: URL(fileURLWithPath: mjpeg))
+        let clip = try Run(["track", "--source", mjpeg, "--weights", weights, "--format", "jsonl"])
+        let images = try Run(["track", "--source", recording + "/frames", "--weights", weights, "--format", "jsonl", "--count", "4"])
+        #expect(clip.status == 0 && images.status == 0, "\(clip.stderr)")
+        func gaze(_ run: Run) throws -> [[Double]] {
+            try run.stdoutLines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["gaze_cm"] as! [Double] }
+        }
+        #expect(try gaze(clip).count == 4)
+        #expect(try gaze(clip) == gaze(images))
+    }
+
     @Test func badCamerasAreOneLineErrors() throws {
         for (camera, problem) in [("/dev/video97", "/dev/video97: no such camera"), ("/dev/null", "/dev/null: not a V4L2 device")] {
             let run = try Run(["track", "--camera", camera, "--weights", weights])

@@ -46,6 +46,84 @@ import Testing
     }
 }
 
+/// Motion-JPEG files made here the way ffmpeg and UVC cameras make them: JPEGs back to back.
+@Suite struct MotionJPEGReading {
+    let dir = Fixtures.temporaryDirectory()
+
+    /// A frame with a gradient, so that decoding errors show.
+    static func image(_ shift: Int) -> RGBImage {
+        var image = RGBImage(width: 48, height: 32)
+        for y in 0..<32 { for x in 0..<48 { for c in 0..<3 { image.pixels[(y * 48 + x) * 3 + c] = UInt8(x * 2 + y + c * 30 + shift / 4) } } }
+        return image
+    }
+
+    /// `jpeg` without its Huffman tables (DHT segments), as many UVC cameras send MJPEG.
+    static func withoutHuffmanTables(_ jpeg: Data) -> Data {
+        let bytes = [UInt8](jpeg)
+        var out: [UInt8] = [0xff, 0xd8], i = 2
+        while i + 3 < bytes.count, bytes[i] == 0xff, bytes[i + 1] != 0xda {
+            let length = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            if bytes[i + 1] != 0xc4 { out += bytes[i..<(i + 2 + length)] }
+            i += 2 + length
+        }
+        return Data(out + bytes[i...])
+    }
+
+    func write(_ frames: [Data], name: String = "a.mjpeg") throws -> String {
+        let path = dir + "/" + name
+        try frames.reduce(Data(), +).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func framesDecodeAsTheirJPEGsDo() throws {
+        let jpegs = try (0..<3).map { try Self.image($0 * 70).jpegData(quality: 90) }
+        // A comment segment holding FF D9 (end of image) must not end the frame early.
+        var tricky = Data([0xff, 0xd8, 0xff, 0xfe, 0x00, 0x06, 0xff, 0xd9, 0xff, 0xd9])
+        tricky.append(jpegs[1].dropFirst(2))
+        let stripped = Self.withoutHuffmanTables(jpegs[2])
+        #expect(stripped.count < jpegs[2].count - 100)
+        let source = try MJPEGSource(try write([jpegs[0], tricky, stripped]))
+        var frames: [RGBImage] = []
+        while let frame = try source.next() { frames.append(frame.image) }
+        #expect(frames.count == 3)
+        let expected = try jpegs.map { try RGBImage(encoded: $0, path: "jpeg") }
+        #expect(frames == expected)
+        // Lossy, but the picture is there.
+        let mean = zip(frames[0].pixels, Self.image(0).pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +) / frames[0].pixels.count
+        #expect(mean < 4)
+        #expect(source.description.hasSuffix("(Motion-JPEG, 48x32)"))
+    }
+
+    @Test func brokenFilesAreExplained() throws {
+        let jpeg = try Self.image(0).jpegData(quality: 90)
+        let truncated = try write([jpeg, jpeg.prefix(jpeg.count - 10)], name: "t.mjpeg")
+        let source = try MJPEGSource(truncated)
+        #expect(try source.next() != nil)
+        do { _ = try source.next(); Issue.record("accepted") } catch {
+            #expect("\(error)".hasPrefix("\(truncated): frame 1 (byte \(jpeg.count)): truncated ("))
+        }
+        let garbage = try write([jpeg, Data("garbage".utf8)], name: "g.mjpeg")
+        let second = try MJPEGSource(garbage)
+        _ = try second.next()
+        #expect(throws: CaptureError.self) { try second.next() }
+        let notJPEG = try write([Data("P6 4 2 255".utf8)], name: "n.mjpeg")
+        do { _ = try MJPEGSource(notJPEG); Issue.record("accepted") } catch {
+            #expect("\(error)" == "\(notJPEG): not Motion-JPEG (it does not start with a JPEG)")
+        }
+        // A frame whose entropy-coded data is damaged (its markers intact) is a decoding error, named.
+        var damaged = [UInt8](jpeg)
+        for i in (damaged.count - 60)..<(damaged.count - 2) where damaged[i] != 0xff && damaged[i - 1] != 0xff { damaged[i] = 0x00 }
+        let bad = try write([Data(damaged)], name: "d.mjpeg")
+        do {
+            let frame = try MJPEGSource(bad).next()
+            // libjpeg-turbo may decode damaged scan data without complaint: then it must still be a whole frame.
+            #expect(frame?.image.width == 48)
+        } catch {
+            #expect("\(error)".hasPrefix("\(bad): frame 0: corrupt JPEG"))
+        }
+    }
+}
+
 @Suite struct Negotiation {
     // What vivid offers (RGB3 natively; YUYV too).
     let vivid = [320, 640, 640, 1280].enumerated().flatMap { i, w -> [CameraMode] in
@@ -62,6 +140,40 @@ import Testing
         #expect(negotiate(vivid, pixelFormat: "YUYV")?.pixelFormat == "YUYV")
         #expect(negotiate(vivid, pixelFormat: "MJPG") == nil)
         #expect(FourCC.string(FourCC.code("YUYV")) == "YUYV")
+    }
+
+    /// A typical 1080p UVC webcam: MJPEG at 30 fps up to 1080p, YUYV at 30 fps only at 640x480,
+    /// and libv4l2's RGB24 made from either.
+    static func webcam(yuyv: [(Int, Int, Double)] = [(640, 480, 30), (1280, 720, 10), (1920, 1080, 5)],
+                       mjpeg: [(Int, Int, Double)] = [(640, 480, 30), (1280, 720, 30), (1920, 1080, 30)]) -> [CameraMode] {
+        yuyv.map { CameraMode(pixelFormat: "YUYV", width: $0.0, height: $0.1, framesPerSecond: [5, $0.2]) }
+            + mjpeg.map { CameraMode(pixelFormat: "MJPG", width: $0.0, height: $0.1, framesPerSecond: [15, $0.2]) }
+            + (yuyv + mjpeg).map { CameraMode(pixelFormat: "RGB3", width: $0.0, height: $0.1, framesPerSecond: [$0.2], emulated: true) }
+    }
+
+    @Test func atADeskTheLargestModeAt25FpsUpTo1080p() {
+        // MJPEG is the only way to 1080p at 30 fps.
+        let hd = negotiate(Self.webcam())
+        #expect(hd == NegotiatedMode(pixelFormat: "MJPG", width: 1920, height: 1080, framesPerSecond: 30))
+        #expect(hd?.summary == "1920x1080 MJPEG at 30 fps")
+        // Without MJPEG, 1080p in YUYV is too slow: the largest size that keeps 25 fps.
+        let yuyvOnly = Self.webcam(yuyv: [(640, 480, 30), (1280, 720, 30), (1920, 1080, 5)], mjpeg: [])
+        #expect(negotiate(yuyvOnly) == NegotiatedMode(pixelFormat: "YUYV", width: 1280, height: 720, framesPerSecond: 30))
+        // At the same size, YUYV (no decoding) beats MJPEG, and both beat libv4l2's conversion.
+        #expect(negotiate(Self.webcam(yuyv: [(1920, 1080, 30)]))?.pixelFormat == "YUYV")
+        let emulatedOnly = [CameraMode(pixelFormat: "RGB3", width: 1280, height: 720, framesPerSecond: [30], emulated: true),
+                            CameraMode(pixelFormat: "NV12", width: 1920, height: 1080, framesPerSecond: [30])]
+        #expect(negotiate(emulatedOnly)?.summary == "1280x720 RGB24 (converted by libv4l2) at 30 fps")
+        // A 4K camera is not asked for 4K; a camera slower than 25 fps everywhere gives its fastest mode.
+        let fourK = Self.webcam(mjpeg: [(1920, 1080, 30), (3840, 2160, 30)])
+        #expect(negotiate(fourK)?.width == 1920)
+        let slow = Self.webcam(yuyv: [(640, 480, 15), (1280, 720, 10)], mjpeg: [])
+        #expect(negotiate(slow) == NegotiatedMode(pixelFormat: "YUYV", width: 640, height: 480, framesPerSecond: 15))
+        // --size and --pixel-format still decide.
+        #expect(negotiate(Self.webcam(), size: (640, 480)) == NegotiatedMode(pixelFormat: "YUYV", width: 640, height: 480, framesPerSecond: 30))
+        #expect(negotiate(Self.webcam(), size: (1280, 720))?.pixelFormat == "MJPG")
+        #expect(negotiate(Self.webcam(), pixelFormat: "YUYV") == NegotiatedMode(pixelFormat: "YUYV", width: 640, height: 480, framesPerSecond: 30))
+        #expect(negotiate(Self.webcam(), pixelFormat: "RGB3")?.emulated == true)
     }
 }
 

@@ -66,6 +66,7 @@ extension Foveal {
                 let opener = sourceOpener()
                 let first = try opener()  // fail now, not in the background, on a missing camera or file
                 let description = first.description
+                FrameSourceOptions.announce(first)
                 first.close()
                 let pipeline = try GazePipeline(model: net, sourceDescription: description, replaysRecording: sources.replaysRecording,
                                                 isCamera: sources.camera != nil, display: display?.display, clientQueue: clientQueue,
