@@ -70,7 +70,9 @@ let package = Package(
         .testTarget(name: "FovealTrainingTests", dependencies: ["FovealTraining", "SyntheticGaze", "FovealTestSupport"]),
         .testTarget(name: "FovealCaptureTests", dependencies: ["FovealCapture", "FovealTracking", "FovealTestSupport", "GazeCapture", "SyntheticGaze"]),
         .testTarget(name: "FovealCalibrationTests", dependencies: ["FovealCalibration", "FovealTestSupport"]),
-        .testTarget(name: "FovealTrackingTests", dependencies: ["FovealTracking", "FovealCalibration", "FovealTestSupport"]),
+        .testTarget(name: "FovealTrackingTests", dependencies: [
+            "FovealTracking", "FovealCalibration", "FovealCapture", "FovealIO", "FovealModel", "FovealTensor", "FovealTestSupport",
+        ]),
         .testTarget(name: "FovealCLITests", dependencies: ["foveal", "FovealIO", "FovealModel", "FovealTensor", "FovealTestSupport"]),
         .testTarget(name: "FovealServiceTests", dependencies: [
             "foveal", "FovealService", "FovealTracking", "FovealTestSupport", "FovealIO",

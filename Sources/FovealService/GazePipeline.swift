@@ -25,6 +25,10 @@ public final class GazePipeline: Service, @unchecked Sendable {
         public var framesPerSecond: Double
         public var dropped: Int
         public var error: String?
+        /// The newest frame's mean brightness (BT.601 luma, 0-255), and whether it is too dark
+        /// for the model (`LowLight`).
+        public var luma: Double?
+        public var lowLight: Bool?
     }
 
     struct State {
@@ -33,6 +37,8 @@ public final class GazePipeline: Service, @unchecked Sendable {
         var dropped = 0
         var error: String?
         var latest: String?
+        var luma: Double?
+        var lowLightNotice = LowLightNotice()
         var recentTimes: [Double] = []
         var display: Display?
         /// What is applied to the network's output: the display's calibration when it was made
@@ -56,14 +62,18 @@ public final class GazePipeline: Service, @unchecked Sendable {
     private let stop = Cancellation()
     private let isCamera: Bool
     private let waitForClients: Int
+    private let onNotice: @Sendable (String) -> Void
     private let state: Mutex<State>
     private let finished = DispatchSemaphore(value: 0)
 
     /// - Parameters:
     ///   - openSource: opens the camera or file; called again to reconnect a camera.
     ///   - waitForClients: start processing only once this many stream clients are connected.
+    ///   - onNotice: told what a person should know, rate-limited (low light starting and ending).
     public init(model: GazeNet, sourceDescription: String, replaysRecording: Bool, isCamera: Bool,
-                display: Display?, clientQueue: Int, waitForClients: Int = 0, openSource: @escaping () throws -> FrameSource) throws {
+                display: Display?, clientQueue: Int, waitForClients: Int = 0, onNotice: @escaping @Sendable (String) -> Void = { _ in },
+                openSource: @escaping () throws -> FrameSource) throws {
+        self.onNotice = onNotice
         self.model = model
         self.modelIdentity = model.identity()
         self.sourceDescription = sourceDescription
@@ -82,7 +92,8 @@ public final class GazePipeline: Service, @unchecked Sendable {
         state.withLock { s in
             let span = (s.recentTimes.last ?? 0) - (s.recentTimes.first ?? 0)
             let fps = s.recentTimes.count > 1 && span > 0 ? Double(s.recentTimes.count - 1) / span : 0
-            return Status(source: sourceDescription, phase: s.phase, frames: s.frames, framesPerSecond: fps, dropped: s.dropped, error: s.error)
+            return Status(source: sourceDescription, phase: s.phase, frames: s.frames, framesPerSecond: fps, dropped: s.dropped, error: s.error,
+                          luma: s.luma.map { ($0 * 10).rounded() / 10 }, lowLight: s.luma.map { LowLight.isLow(luma: $0) })
         }
     }
 
@@ -155,12 +166,15 @@ public final class GazePipeline: Service, @unchecked Sendable {
     private func publish(_ point: TrackPoint) {
         let screen = state.withLock { $0.display.map { ($0.screen.geometry, $0.screen.screenOrientation) } }
         let line = GazeReport(point, on: screen).jsonLine
-        state.withLock { s in
+        let notice = state.withLock { s in
             s.frames += 1
             s.latest = line
+            s.luma = point.luma
             s.recentTimes.append(MonotonicClock.now())
             if s.recentTimes.count > fpsWindowFrames { s.recentTimes.removeFirst(s.recentTimes.count - fpsWindowFrames) }
+            return s.lowLightNotice.line(for: point)
         }
+        if let notice { onNotice(notice) }
         reports.publish(line)
         frames.publish(point)
     }

@@ -25,9 +25,12 @@ public struct GazeReport: Codable, Sendable, Equatable {
     /// is in view, and whether it is taken as there (presence of one half or more).
     public var presence: Double?
     public var face: Bool?
+    /// The frame's mean brightness (BT.601 luma, 0-255), and whether it is too dark to read.
+    public var luma: Double?
+    public var lowLight: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case frame, name, calibrated, presence, face
+        case frame, name, calibrated, presence, face, luma, lowLight = "low_light"
         case timeS = "time_s", gazeCm = "gaze_cm", latencyMs = "latency_ms", labelCm = "label_cm"
         case screenCm = "screen_cm", screenPx = "screen_px", uncalibratedCm = "uncalibrated_cm"
     }
@@ -37,6 +40,8 @@ public struct GazeReport: Codable, Sendable, Equatable {
         timeS = p.captureTime
         presence = p.presence
         face = p.presence == nil ? nil : p.face
+        luma = p.luma.map { ($0 * 10).rounded() / 10 }
+        lowLight = p.luma == nil ? nil : p.lowLight
         latencyMs = p.latencyMs
         labelCm = p.label.map { [$0.xCm, $0.yCm] }
         name = p.name
@@ -63,6 +68,8 @@ public struct GazeReport: Codable, Sendable, Equatable {
         try c.encodeIfPresent(calibrated, forKey: .calibrated)
         try c.encodeIfPresent(presence, forKey: .presence)
         try c.encodeIfPresent(face, forKey: .face)
+        try c.encodeIfPresent(luma, forKey: .luma)
+        try c.encodeIfPresent(lowLight, forKey: .lowLight)
         if face == false {
             try c.encodeNil(forKey: .gazeCm)
             if calibrated != nil { for key in [CodingKeys.screenCm, .screenPx, .uncalibratedCm] { try c.encodeNil(forKey: key) } }

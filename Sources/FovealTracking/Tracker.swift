@@ -26,14 +26,19 @@ public struct TrackPoint: Sendable {
     public var startsRecording = false
     /// The probability that a face with open eyes is in view (nil: the model cannot tell).
     public var presence: Double?
+    /// The frame's mean BT.601 luma, 0-255 (nil where not measured).
+    public var luma: Double?
 
     public init(frame: Int, name: String? = nil, captureTime: Double, gaze: CameraSpacePoint, uncalibrated: CameraSpacePoint,
                 calibrated: Bool = false, latencyMs: Double, label: CameraSpacePoint? = nil, features: [Float] = [],
-                startsRecording: Bool = false, presence: Double? = nil) {
+                startsRecording: Bool = false, presence: Double? = nil, luma: Double? = nil) {
         (self.frame, self.name, self.captureTime, self.gaze, self.uncalibrated) = (frame, name, captureTime, gaze, uncalibrated)
         (self.calibrated, self.latencyMs, self.label, self.features, self.startsRecording) = (calibrated, latencyMs, label, features, startsRecording)
-        self.presence = presence
+        (self.presence, self.luma) = (presence, luma)
     }
+
+    /// Whether the frame is too dark for the model to read (`LowLight`).
+    public var lowLight: Bool { luma.map { LowLight.isLow(luma: $0) } ?? false }
 
     /// Whether a face with open eyes is in view, so that `gaze` means something: the frames
     /// without are reported without a gaze point and never calibrate.
@@ -47,6 +52,11 @@ public struct TrackSummary: Sendable {
     public var dropped = 0
     /// Frames in which the model saw no face with open eyes (nobody there, or a blink).
     public var framesWithoutFace = 0
+    /// Frames too dark to read (`LowLight`).
+    public var lowLightFrames = 0
+    /// Gaps without a face with open eyes short enough to be blinks (`Tracker.longestBlinkSeconds`),
+    /// the face there before and after.
+    public var blinks = 0
     public var latencyP50Ms = 0.0, latencyP99Ms = 0.0
     /// Mean error against the source's labels, when it has them (frames with a face only).
     public var meanErrorCm: Double?
@@ -62,6 +72,8 @@ public struct TrackSummary: Sendable {
         seconds += s.seconds
         dropped += s.dropped
         framesWithoutFace += s.framesWithoutFace
+        lowLightFrames += s.lowLightFrames
+        blinks += s.blinks
         latencyP50Ms = max(latencyP50Ms, s.latencyP50Ms)
         latencyP99Ms = max(latencyP99Ms, s.latencyP99Ms)
     }
@@ -90,6 +102,10 @@ public final class Tracker {
     /// Frames processed so far (also after `run` threw, e.g. on a camera unplugged mid-stream).
     public private(set) var processedFrames = 0
 
+    /// A gap without a face that ends within this many seconds is counted as a blink (blinks last
+    /// 0.1-0.4 s); a longer one as the person looking away or leaving.
+    public static let longestBlinkSeconds = 0.5
+
     /// Runs until the source ends, `count` frames, `duration` seconds, or `cancellation`.
     /// `calibrationNow`, when given, is asked for the calibration before each frame (a service
     /// whose user recalibrates while it runs).
@@ -97,6 +113,8 @@ public final class Tracker {
                     calibrationNow: (() -> Calibration?)? = nil, output: (TrackPoint) throws -> Void) throws -> TrackSummary {
         var summary = TrackSummary()
         var latencies: [Double] = [], errors: [Double] = []
+        // When the current gap without a face began, and whether a face was seen before it.
+        var gapStart: Double?, seenFace = false
         let start = MonotonicClock.now()
         while !cancellation.isCancelled {
             if let count, summary.frames >= count { break }
@@ -112,16 +130,25 @@ public final class Tracker {
             if !estimate.sawFace {
                 smoothing = freshSmoothing
                 summary.framesWithoutFace += 1
-            } else if var s = smoothing {
+                if gapStart == nil && seenFace { gapStart = frame.timestamp }
+            } else if let gapBegan = gapStart {
+                if frame.timestamp - gapBegan <= Self.longestBlinkSeconds { summary.blinks += 1 }
+                gapStart = nil
+            }
+            if estimate.sawFace { seenFace = true }
+            if estimate.sawFace, var s = smoothing {
                 gaze = CameraSpacePoint(xCm: s.x(gaze.xCm, at: frame.timestamp), yCm: s.y(gaze.yCm, at: frame.timestamp))
                 smoothing = s
             }
+            let luma = frame.image.meanLuma()
+            if LowLight.isLow(luma: luma) { summary.lowLightFrames += 1 }
             let latency = (MonotonicClock.now() - frame.timestamp) * 1000
             latencies.append(latency)
             if let label = frame.label, estimate.sawFace { errors.append(gaze.distance(to: label)) }
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
                                   uncalibrated: estimate.point, calibrated: correction != nil, latencyMs: latency, label: frame.label,
-                                  features: estimate.features, startsRecording: frame.startsRecording, presence: estimate.presence))
+                                  features: estimate.features, startsRecording: frame.startsRecording, presence: estimate.presence,
+                                  luma: luma))
             summary.frames += 1
             processedFrames = summary.frames
         }

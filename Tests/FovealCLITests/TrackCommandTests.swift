@@ -56,6 +56,25 @@ import Testing
         #expect(try gaze(clip) == gaze(images))
     }
 
+    /// A frame too dark to read is marked in every output, and said once on stderr.
+    @Test func lowLightIsReported() throws {
+        let frame = try RGBImage(contentsOf: recording + "/frames/00000.jpg")
+        var dark = frame
+        for i in dark.pixels.indices { dark.pixels[i] = frame.pixels[i] / 16 }
+        let folder = Fixtures.temporaryDirectory()
+        try dark.writePNG(to: folder + "/1-dark.png")
+        try dark.writePNG(to: folder + "/2-dark.png")
+        try frame.writePNG(to: folder + "/3-lit.png")
+        let run = try Run(["track", "--source", folder, "--weights", weights, "--format", "jsonl"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lows = try run.stdoutLines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["low_light"] as? Bool }
+        #expect(lows == [true, true, false])
+        #expect(run.stderrLines.filter { $0.hasPrefix("foveal: low light: ") }.count == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("foveal: light is back") && run.stderr.contains(", 2 in low light"), "\(run.stderr)")
+        let text = try Run(["track", "--source", folder + "/1-dark.png", "--weights", weights])
+        #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].hasSuffix("low light"), "\(text.stdout)")
+    }
+
     @Test func badCamerasAreOneLineErrors() throws {
         for (camera, problem) in [("/dev/video97", "/dev/video97: no such camera"), ("/dev/null", "/dev/null: not a V4L2 device")] {
             let run = try Run(["track", "--camera", camera, "--weights", weights])

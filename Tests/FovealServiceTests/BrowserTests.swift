@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import FovealIO
 import FovealTestSupport
+import FovealTracking
 import Logging
 import NIOCore
 import Testing
@@ -19,18 +20,29 @@ struct Chromium {
         var text = ""
         var targets = 0
         var headerHeight = 0
+        /// What `probe` evaluated to.
+        var probe = ""
         var screenshot = Data()
     }
 
-    /// Opens `url` in a 1280x800 headless window, waits until `document.body.dataset.state` is
-    /// one of `until`, and reads the page back.
-    static func visit(_ url: String, until states: Set<String>, timeout: Double = 180) async throws -> Visit {
+    /// A window filling a monitor of `width`x`height` pixels at `scale` devicePixelRatio (its page
+    /// is `width / scale` CSS pixels wide; screenshots have the monitor's pixels).
+    struct Window {
+        var width = 1280, height = 800, scale = 1
+        var cssWidth: Int { width / scale }
+        var cssHeight: Int { height / scale }
+    }
+
+    /// Opens `url` in a headless window, waits until `document.body.dataset.state` is one of
+    /// `until`, and reads the page back (`probe`: a JavaScript expression giving a string).
+    static func visit(_ url: String, until states: Set<String>, timeout: Double = 180, window: Window = Window(),
+                      probe: String = "''") async throws -> Visit {
         let profile = Fixtures.temporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                              "--remote-debugging-port=0", "--remote-allow-origins=*", "--user-data-dir=\(profile)",
-                             "--window-size=1280,800", "--hide-scrollbars", "about:blank"]
+                             "--window-size=\(window.cssWidth),\(window.cssHeight)", "--hide-scrollbars", "about:blank"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -75,7 +87,9 @@ struct Chromium {
             // One page of our own, attached in flat mode: its commands carry the session id.
             let target = try await call("Target.createTarget", ["url": "about:blank"])
             session = try await call("Target.attachToTarget", ["targetId": target["targetId"] as? String ?? "", "flatten": true])["sessionId"] as? String
-            _ = try await call("Emulation.setDeviceMetricsOverride", ["width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false])
+            _ = try await call("Emulation.setDeviceMetricsOverride", ["width": window.cssWidth, "height": window.cssHeight,
+                                                                      "screenWidth": window.cssWidth, "screenHeight": window.cssHeight,
+                                                                      "deviceScaleFactor": window.scale, "mobile": false])
             _ = try await call("Page.navigate", ["url": url])
             let end = Date().addingTimeInterval(timeout)
             var visit = Visit()
@@ -88,6 +102,7 @@ struct Chromium {
             visit.text = try await evaluate("document.getElementById('message').innerText") as? String ?? ""
             visit.targets = try await evaluate("run && run.targets ? run.targets.length : 0") as? Int ?? 0
             visit.headerHeight = try await evaluate("document.querySelector('header').offsetHeight") as? Int ?? 0
+            visit.probe = try await evaluate(probe) as? String ?? ""
             let shot = try await call("Page.captureScreenshot", ["format": "png"])
             visit.screenshot = Data(base64Encoded: shot["data"] as? String ?? "") ?? Data()
             result.visit = visit
@@ -136,6 +151,74 @@ struct BrowserTests {
         let cli = try Run(["calibration", "list", "--json", "--user", "ana", "--db", db])
         #expect(cli.status == 0 && cli.stdout.contains("\"active\":true") && cli.stdout.contains("\"user\":\"ana\""), "\(cli.stdout)")
         #expect(server.terminate() == 0)
+    }
+
+    /// The full-screen calibration on desk monitors: 1920x1080 and 2560x1440 at devicePixelRatio 1
+    /// and 2. Every target must land on the monitor pixel the script puts it at.
+    @Test(arguments: [(1920, 1080, 1), (1920, 1080, 2), (2560, 1440, 1), (2560, 1440, 2)])
+    func theCalibrationFillsADeskMonitor(width: Int, height: Int, scale: Int) async throws {
+        let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
+        // Frames without labels (a folder of images, looping): the script's 9 targets are used.
+        let server = try ServerProcess(["--source", SampleRecording.path + "/frames", "--loop", "--fps", "30", "--db", db])
+        #expect(try await server.request("POST", "/v1/users", body: #"{"name": "ana"}"#).status == 201)
+        let (widthMm, heightMm) = (Double(width) * 0.2745, Double(height) * 0.2745)  // a 24- or 32-inch panel
+        let screen = try await server.request("POST", "/v1/screens", body: """
+            {"name": "desk", "width_mm": \(widthMm), "height_mm": \(heightMm), "width_px": \(width), "height_px": \(height),
+             "camera_x_mm": \(widthMm / 2), "camera_y_mm": -10}
+            """)
+        #expect(screen.status == 201)
+        let visit = try await Chromium.visit(server.url + "?user=ana&screen=desk&script=9-point&calibrate=1", until: ["done", "failed"],
+                                             window: .init(width: width, height: height, scale: scale),
+                                             probe: "JSON.stringify(run.targets.map(t => [t.screen_px[0], t.screen_px[1], toPage(t.screen_px).mapping]))")
+        try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
+        let shotPath = Self.screenshots + "/calibration-\(width)x\(height)-dpr\(scale).png"
+        try visit.screenshot.write(to: URL(fileURLWithPath: shotPath))
+        #expect(visit.state == "done", "\(visit.text)")
+        #expect(visit.targets == 9)
+        let targets = try #require(try JSONSerialization.jsonObject(with: Data(visit.probe.utf8)) as? [[Any]])
+        #expect(targets.count == 9)
+        // The screenshot has the monitor's pixels, and each target's green disc is centred on its pixel.
+        let image = try RGBImage(contentsOf: shotPath)
+        #expect(image.width == width && image.height == height)
+        for target in targets {
+            let (x, y) = (try #require(target[0] as? Double), try #require(target[1] as? Double))
+            #expect(target[2] as? String == "physical", "target at \(x), \(y) was drawn \(target[2])")
+            var green = 0, sumX = 0, sumY = 0
+            let r = 40 * scale
+            for py in max(0, Int(y) - r)..<min(height, Int(y) + r) {
+                for px in max(0, Int(x) - r)..<min(width, Int(x) + r) {
+                    let i = (py * width + px) * 3
+                    let (cr, cg, cb) = (Int(image.pixels[i]), Int(image.pixels[i + 1]), Int(image.pixels[i + 2]))
+                    if abs(cr - 0x4c) < 16 && abs(cg - 0xd6) < 16 && abs(cb - 0x94) < 16 { green += 1; sumX += px; sumY += py }
+                }
+            }
+            #expect(green > 60 * scale * scale, "green pixels near \(x), \(y): \(green)")
+            if green > 0 {
+                let centre = (Double(sumX) / Double(green), Double(sumY) / Double(green))
+                #expect(abs(centre.0 - x) < 3 && abs(centre.1 - y) < 3, "target \(x), \(y) drawn at \(centre)")
+            }
+        }
+        #expect(server.terminate() == 0)
+    }
+
+    /// Frames too dark to read put a banner on the page and `low_light` in `/v1/health`.
+    @Test func lowLightIsShownOnThePage() async throws {
+        let folder = Fixtures.temporaryDirectory()
+        let frame = try RGBImage(contentsOf: SampleRecording.path + "/frames/00000.jpg")
+        var dark = frame
+        for i in dark.pixels.indices { dark.pixels[i] = UInt8(Int(frame.pixels[i]) / 16) }
+        try dark.writePNG(to: folder + "/dark.png")
+        let server = try ServerProcess(["--source", folder, "--loop", "--fps", "10"])
+        let visit = try await Chromium.visit(server.url, until: ["live"], timeout: 60,
+                                             probe: "getComputedStyle(document.getElementById('light')).display + ' ' + document.getElementById('light').innerText")
+        try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
+        try visit.screenshot.write(to: URL(fileURLWithPath: Self.screenshots + "/low-light.png"))
+        #expect(visit.probe.hasPrefix("block Low light"), "\(visit.probe)")
+        let health = try await server.request("GET", "/v1/health")
+        let source = try #require(health.json["source"] as? [String: Any])
+        #expect(source["low_light"] as? Bool == true && (source["luma"] as? Double ?? 99) < LowLight.thresholdLuma, "\(health.json)")
+        #expect(server.terminate() == 0)
+        #expect(server.stderr.contains("foveal serve: low light: the camera's frames average"), "\(server.stderr)")
     }
 
     @Test func theLiveViewDrawsGazeOnTheUsersScreen() async throws {

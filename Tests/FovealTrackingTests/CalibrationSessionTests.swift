@@ -1,6 +1,10 @@
 import Foundation
 import FovealCalibration
 import FovealGeometry
+import FovealIO
+import FovealModel
+import FovealCapture
+import FovealTensor
 import FovealTestSupport
 import FovealTracking
 import Testing
@@ -140,5 +144,69 @@ import Testing
         // A model without the presence head says nothing about it.
         let unknown = try json(GazeReport(point(presence: nil)))
         #expect(unknown["face"] == nil && unknown["presence"] == nil && unknown["gaze_cm"] as? [Double] == [2, -8])
+    }
+}
+
+@Suite struct LowLightReporting {
+    func point(_ time: Double, luma: Double?) -> TrackPoint {
+        let p = CameraSpacePoint(xCm: 0, yCm: -5)
+        return TrackPoint(frame: Int(time * 10), captureTime: time, gaze: p, uncalibrated: p, latencyMs: 1, luma: luma)
+    }
+
+    @Test func meanLumaIsBT601() {
+        var image = RGBImage(width: 8, height: 6)
+        for i in stride(from: 0, to: image.pixels.count, by: 3) { image.pixels[i] = 200; image.pixels[i + 1] = 100; image.pixels[i + 2] = 50 }
+        #expect(abs(image.meanLuma(step: 1) - (0.299 * 200 + 0.587 * 100 + 0.114 * 50)) < 0.2)
+        #expect(abs(image.meanLuma() - image.meanLuma(step: 1)) < 1e-9)
+        #expect(RGBImage(width: 0, height: 0).meanLuma() == 0)
+    }
+
+    @Test func reportsCarryItAndNoticesAreRateLimited() throws {
+        let dark = point(0, luma: LowLight.thresholdLuma - 1)
+        #expect(dark.lowLight && !point(0, luma: LowLight.thresholdLuma + 1).lowLight && !point(0, luma: nil).lowLight)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(GazeReport(dark).jsonLine.utf8)) as? [String: Any])
+        #expect(json["low_light"] as? Bool == true && json["luma"] as? Double == LowLight.thresholdLuma - 1)
+        // Said when it starts, again after 30 s of it, and once when the light is back.
+        var notice = LowLightNotice()
+        var said: [Double] = []
+        for t in stride(from: 0.0, through: 70, by: 0.5) {
+            if notice.line(for: point(t, luma: t < 65 ? 3 : 120)) != nil { said.append(t) }
+        }
+        #expect(said == [0, 30, 60, 65])
+    }
+}
+
+/// Gaps without a face, told apart by length: a blink, or someone looking away.
+@Suite struct Blinks {
+    final class Frames: FrameSource {
+        var queue: [(RGBImage, Double)]
+        var index = 0
+        init(_ queue: [(RGBImage, Double)]) { self.queue = queue }
+        var framesPerSecond: Double? { nil }
+        var description: String { "made-up frames" }
+        func next() throws -> Frame? {
+            guard index < queue.count else { return nil }
+            defer { index += 1 }
+            return Frame(image: queue[index].0, timestamp: queue[index].1, index: index)
+        }
+        func close() {}
+    }
+
+    @Test func shortGapsAreBlinksAndLongOnesAreNot() throws {
+        let base = try GazeNet(weightsAt: Fixtures.path("model/presence.weights.safetensors"))
+        let face = try RGBImage(contentsOf: Fixtures.path("model/presence.png"))
+        let empty = RGBImage(width: face.width, height: face.height, pixels: [UInt8](repeating: 90, count: face.pixels.count))
+        // A presence head that separates these two images: positive on `face`, negative on `empty`.
+        let (a, b) = (try base.estimate([face])[0].features, try base.estimate([empty])[0].features)
+        let w = zip(a, b).map { 10 * ($0 - $1) }
+        let bias = -zip(w, zip(a, b)).map { $0 * ($1.0 + $1.1) / 2 }.reduce(0, +)
+        let model = try base.withPresence(weight: Tensor(shape: [1, w.count], values: w), bias: Tensor(shape: [1], values: [bias]))
+        #expect(try model.estimate([face])[0].sawFace && !model.estimate([empty])[0].sawFace)
+        // face, a 0.2 s gap (a blink), face, a 1.1 s gap (away), face, then a gap the run ends in.
+        var frames: [(RGBImage, Double)] = [(face, 0), (face, 0.1), (empty, 0.2), (empty, 0.3), (face, 0.4)]
+        frames += (0...10).map { (empty, 0.5 + Double($0) / 10) }
+        frames += [(face, 1.6), (empty, 1.7)]
+        let summary = try Tracker(model: model, source: Frames(frames)).run { _ in }
+        #expect(summary.frames == 18 && summary.framesWithoutFace == 14 && summary.blinks == 1)
     }
 }

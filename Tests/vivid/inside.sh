@@ -6,6 +6,11 @@ echo "@@track-rgb"; $foveal track --camera /dev/video0 --count 30 --format jsonl
 echo "@@/track-rgb"; echo "@@status-rgb $?"; cat /tmp/rgb.err
 echo "@@track-yuyv"; $foveal track --camera /dev/video0 --count 30 --format jsonl --pixel-format YUYV --weights "$weights" 2>/tmp/yuyv.err
 echo "@@/track-yuyv"; echo "@@status-yuyv $?"; cat /tmp/yuyv.err
+echo "@@mode-rgb"; grep '^camera ' /tmp/rgb.err; echo "@@/mode-rgb"
+echo "@@mode-yuyv"; grep '^camera ' /tmp/yuyv.err; echo "@@/mode-yuyv"
+# 720p through the driver (vivid gives it at 12.5 fps only).
+echo "@@track-hd"; $foveal track --camera /dev/video0 --size 1280x720 --count 10 --format jsonl --weights "$weights" 2>/tmp/hd.err | grep -c gaze_cm
+grep '^camera ' /tmp/hd.err; echo "@@/track-hd"
 $foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>&1 &
 first=$!
 sleep 20
@@ -18,7 +23,7 @@ echo "@@notcamera"; $foveal track --camera /dev/null --weights "$weights" 2>&1; 
 $foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>/tmp/unplug.err &
 tracker=$!
 sleep 25; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-unplug $?"
-echo "@@unplug"; grep -v '^tracking' /tmp/unplug.err; echo "@@/unplug"
+echo "@@unplug"; grep -v '^tracking\|^camera ' /tmp/unplug.err; echo "@@/unplug"
 sleep 2
 # With --reconnect the tracker reopens the camera and carries on.
 $foveal track --camera /dev/video0 --count 120 --format jsonl --reconnect --weights "$weights" >/tmp/reconnect.out 2>/tmp/reconnect.err &

@@ -80,6 +80,11 @@ for variant in rgb yuyv; do
     "[ \$(echo '$out' | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if \"gaze_cm\" in json.loads(l)))') = 30 ]"
   check "track ($variant) exited 0" "grep -q '^@@status-$variant 0\$' '$log'"
 done
+check "the chosen mode is printed: 640x480 RGB24 at 25 fps (vivid's largest at 25 fps)" \
+  "[ \"\$(section mode-rgb)\" = 'camera /dev/video0: 640x480 RGB24 at 25 fps' ]"
+check "--pixel-format YUYV: 640x480 YUYV at 25 fps" "[ \"\$(section mode-yuyv)\" = 'camera /dev/video0: 640x480 YUYV at 25 fps' ]"
+check "--size 1280x720: 10 gaze points from 720p frames at 12.5 fps" \
+  "[ \"\$(section track-hd | tr '\n' '|')\" = '10|camera /dev/video0: 1280x720 RGB24 at 12.5 fps|' ]"
 check "a second tracker on a busy camera: one-line error, exit 1" \
   "[ \"\$(section busy)\" = 'foveal: /dev/video0: camera is busy (another program is using it)' ] && grep -q '^@@status-busy 1\$' '$log'"
 check "a path that is not a camera: one-line error" "[ \"\$(section notcamera)\" = 'foveal: /dev/null: not a V4L2 device' ]"

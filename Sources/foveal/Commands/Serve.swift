@@ -70,7 +70,8 @@ extension Foveal {
                 first.close()
                 let pipeline = try GazePipeline(model: net, sourceDescription: description, replaysRecording: sources.replaysRecording,
                                                 isCamera: sources.camera != nil, display: display?.display, clientQueue: clientQueue,
-                                                waitForClients: waitForClients, openSource: opener)
+                                                waitForClients: waitForClients, onNotice: { printError("foveal serve: " + $0) },
+                                                openSource: opener)
                 let service = GazeService(configuration: configuration, pipeline: pipeline, store: store)
                 printError("serving \(description) with \(configuration.modelConfig)")
                 let tokenRequired = configuration.token != nil

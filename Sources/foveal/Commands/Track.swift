@@ -47,9 +47,11 @@ extension Foveal {
                 if format == .csv {
                     emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm" + (display == nil ? "" : ",screen_x_cm,screen_y_cm,screen_x_px,screen_y_px"))
                 }
+                var light = LowLightNotice()
                 let total = try trackLive(sources, model: net, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil,
                                           calibration: display?.correction.calibration, count: count, duration: duration,
                                           allFrames: allFrames, opened: { printError("tracking \($0.description)") }) {
+                    if let notice = light.line(for: $0) { printError("foveal: " + notice) }
                     emit(line($0, display?.display))
                 }
                 if total.frames == 0 && !interruption.isCancelled {
@@ -57,7 +59,10 @@ extension Foveal {
                 }
                 var report = String(format: "%d frames in %.1f s (%.1f fps), latency p50 %.1f ms p99 %.1f ms, dropped %d",
                                     total.frames, total.seconds, total.framesPerSecond, total.latencyP50Ms, total.latencyP99Ms, total.dropped)
-                if total.framesWithoutFace > 0 { report += ", \(total.framesWithoutFace) without a face with open eyes" }
+                if total.framesWithoutFace > 0 {
+                    report += ", \(total.framesWithoutFace) without a face with open eyes (\(total.blinks) blink\(total.blinks == 1 ? "" : "s"))"
+                }
+                if total.lowLightFrames > 0 { report += ", \(total.lowLightFrames) in low light" }
                 if let e = total.meanErrorCm { report += String(format: ", mean error %.3f cm against the labels", e) }
                 printError(report)
             }
@@ -79,12 +84,12 @@ extension Foveal {
                 let screenPart = onScreen.map { String(format: ",%.3f,%.3f,%.1f,%.1f", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
                 return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label + screenPart
             case .text where !p.face:
-                return String(format: "frame %5d  t %.3f s  no face or eyes closed (presence %.2f)  latency %6.1f ms",
-                              p.frame, p.captureTime, p.presence ?? 0, p.latencyMs)
+                return String(format: "frame %5d  t %.3f s  no face or eyes closed (presence %.2f)%@  latency %6.1f ms",
+                              p.frame, p.captureTime, p.presence ?? 0, p.lowLight ? ", low light" : "", p.latencyMs)
             case .text:
                 let screenPart = onScreen.map { String(format: "  screen %6.2f, %6.2f cm (%5.0f, %5.0f px)", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
                 return String(format: "frame %5d  t %.3f s  gaze x %7.2f cm  y %7.2f cm  latency %6.1f ms",
-                              p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + screenPart
+                              p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + screenPart + (p.lowLight ? "  low light" : "")
             }
         }
     }
