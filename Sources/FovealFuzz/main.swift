@@ -18,12 +18,20 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutab
 
 let checkout = ProcessInfo.processInfo.environment["FOVEAL_CHECKOUT"] ?? FileManager.default.currentDirectoryPath
 
-/// The sample recording's JSON files, read once; the `recording` harness replaces one of them.
+/// The sample recording's JSON files cut to its first 4 frames (every array), read once; the
+/// `recording` harness replaces one of them. Short files keep the harness fast.
 let recordingFolder = checkout + "/data/samples/gazecapture/00000"
 let recordingFiles = ["info.json", "dotInfo.json", "screen.json", "frames.json", "appleFace.json", "appleLeftEye.json",
-                      "appleRightEye.json", "faceGrid.json"]
+                      "faceGrid.json", "appleRightEye.json"]
 let sampleRecording: [String: Data] = Dictionary(uniqueKeysWithValues: recordingFiles.compactMap { name in
-    FileManager.default.contents(atPath: recordingFolder + "/" + name).map { (name, $0) }
+    guard let data = FileManager.default.contents(atPath: recordingFolder + "/" + name),
+          let value = try? JSONSerialization.jsonObject(with: data) else { return nil }
+    let cut: Any = switch value {
+    case let array as [Any]: Array(array.prefix(4))
+    case let object as [String: Any]: object.mapValues { ($0 as? [Any]).map { Array($0.prefix(4)) } ?? $0 }
+    default: value
+    }
+    return (try? JSONSerialization.data(withJSONObject: cut)).map { (name, $0) }
 })
 
 /// A fixture participant's calibration, read once; the `mpii` harness parses its pXX.txt from memory.

@@ -42,6 +42,12 @@ extension GazeNet {
         self(try ImageNormalization.pixelBatch(frames)).estimates
     }
 
+    /// The estimate for one frame of a video, reusing a recent frame's saliency grid while the
+    /// scene has not moved (`SaliencyReuse`).
+    public func estimate(_ frame: RGBImage, reusing reuse: SaliencyReuse) throws -> GazeEstimate {
+        self(try ImageNormalization.pixelBatch([frame]), reusing: reuse).estimate(0)
+    }
+
     /// Which weights these are: a hash of the configuration and of every `state_dict` tensor's
     /// name, shape and values (64-bit FNV-1a), as 16 hex digits. The same tensors give the same
     /// identity whatever file they came from; a calibration records it, because a fit on one

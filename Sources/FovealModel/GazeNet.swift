@@ -123,6 +123,28 @@ public struct GazeNet: Sendable {
                                       squashed: squashed))
     }
 
+    /// Inference on one frame of a video, reusing a recent frame's saliency map and grid while the
+    /// frame's low-resolution copy (what the saliency network sees) has barely changed: the map is
+    /// a function of that copy alone, so an unchanged copy gives an unchanged map (Eq. 1). Only the
+    /// copy is made for every frame; the ResNet prefix runs when `reuse` says the scene moved.
+    public func callAsFunction(_ image: some GazeNetInput, reusing reuse: SaliencyReuse) -> Output {
+        guard config.sampler, image.batchSize == 1 else { return self(image) }
+        let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
+        let grid: Tensor
+        if let kept = reuse.reusable(for: low) {
+            grid = kept
+        } else {
+            grid = sampler.grid(saliencyMap(lowResolution: low).map, outputHeight: config.taskSize, outputWidth: config.taskSize)
+            reuse.keep(low: low, grid: grid)
+        }
+        let resampled = image.sampled(on: grid)
+        var unused = SplitMix64(seed: 0)  // inference draws nothing
+        let (z, features, _) = task.forward(resampled, dropout: nil, rng: &unused)
+        let presenceProbability = presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
+        return Output(saliency: nil, grid: grid, resampled: resampled, gazeCm: centimetres(Elementwise.sigmoid(z)), features: features,
+                      presence: presenceProbability)
+    }
+
     /// `forward` as a training pass, whose cache is always kept.
     public func forward(_ image: some GazeNetInput, training: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
         let settings: TrainingSettings? = training
@@ -141,8 +163,12 @@ public struct GazeNet: Sendable {
     /// copy; with `training`, BatchNorm on the batch's statistics and the cache for
     /// `saliencyBackward`.
     public func saliencyMap(_ image: some GazeNetInput, training: Bool = false) -> (map: Tensor, cache: SaliencyPathCache?) {
+        saliencyMap(lowResolution: image.areaAveraged(height: config.saliencySize, width: config.saliencySize), training: training)
+    }
+
+    /// f_s of a low-resolution copy already made (`saliencySize` square).
+    func saliencyMap(lowResolution low: Tensor, training: Bool = false) -> (map: Tensor, cache: SaliencyPathCache?) {
         guard let saliency, let saliencyHead else { preconditionFailure("saliencyMap on a model without sampler") }
-        let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
         let (features, networkCache) = saliency.forward(low, training: training)
         let (logits, headCache) = saliencyHead.forward(Elementwise.relu(features), keep: training)
         let g = sampler.gridSize

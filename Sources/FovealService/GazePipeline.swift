@@ -63,6 +63,7 @@ public final class GazePipeline: Service, @unchecked Sendable {
     private let isCamera: Bool
     private let waitForClients: Int
     private let onNotice: @Sendable (String) -> Void
+    private let saliencyReuse: @Sendable () -> SaliencyReuse?
     private let state: Mutex<State>
     private let finished = DispatchSemaphore(value: 0)
 
@@ -70,10 +71,13 @@ public final class GazePipeline: Service, @unchecked Sendable {
     ///   - openSource: opens the camera or file; called again to reconnect a camera.
     ///   - waitForClients: start processing only once this many stream clients are connected.
     ///   - onNotice: told what a person should know, rate-limited (low light starting and ending).
+    ///   - saliencyReuse: a fresh reuse state for each opened source (nil: the saliency network runs on every frame).
     public init(model: GazeNet, sourceDescription: String, replaysRecording: Bool, isCamera: Bool,
                 display: Display?, clientQueue: Int, waitForClients: Int = 0, onNotice: @escaping @Sendable (String) -> Void = { _ in },
+                saliencyReuse: @escaping @Sendable () -> SaliencyReuse? = { nil },
                 openSource: @escaping () throws -> FrameSource) throws {
         self.onNotice = onNotice
+        self.saliencyReuse = saliencyReuse
         self.model = model
         self.modelIdentity = model.identity()
         self.sourceDescription = sourceDescription
@@ -137,7 +141,7 @@ public final class GazePipeline: Service, @unchecked Sendable {
                 let source = try openSource()
                 defer { source.close() }
                 state.withLock { $0.phase = .running; $0.error = nil }
-                let tracker = Tracker(model: model, source: source)
+                let tracker = Tracker(model: model, source: source, saliencyReuse: saliencyReuse())
                 let summary = try tracker.run(cancellation: stop, calibrationNow: { [self] in state.withLock { $0.correction?.calibration } }) {
                     publish($0)
                 }

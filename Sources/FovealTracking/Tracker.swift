@@ -57,6 +57,8 @@ public struct TrackSummary: Sendable {
     /// Gaps without a face with open eyes short enough to be blinks (`Tracker.longestBlinkSeconds`),
     /// the face there before and after.
     public var blinks = 0
+    /// Frames that reused a recent frame's saliency grid, of those that could (`SaliencyReuse`).
+    public var saliencyReused = 0, saliencyComputed = 0
     public var latencyP50Ms = 0.0, latencyP99Ms = 0.0
     /// Mean error against the source's labels, when it has them (frames with a face only).
     public var meanErrorCm: Double?
@@ -74,6 +76,8 @@ public struct TrackSummary: Sendable {
         framesWithoutFace += s.framesWithoutFace
         lowLightFrames += s.lowLightFrames
         blinks += s.blinks
+        saliencyReused += s.saliencyReused
+        saliencyComputed += s.saliencyComputed
         latencyP50Ms = max(latencyP50Ms, s.latencyP50Ms)
         latencyP99Ms = max(latencyP99Ms, s.latencyP99Ms)
     }
@@ -90,9 +94,13 @@ public final class Tracker {
     /// A user's calibration, applied to the network's output and penultimate features. It must
     /// have been made with `model` (see `Display.correction`).
     public var calibration: Calibration?
+    /// Reuses saliency grids across frames while the scene has not moved (nil: every frame its own).
+    public let saliencyReuse: SaliencyReuse?
 
-    public init(model: GazeNet, source: FrameSource, smoothing: OneEuroFilter? = nil, calibration: Calibration? = nil) {
+    public init(model: GazeNet, source: FrameSource, smoothing: OneEuroFilter? = nil, calibration: Calibration? = nil,
+                saliencyReuse: SaliencyReuse? = nil) {
         self.model = model
+        self.saliencyReuse = saliencyReuse
         self.source = source
         self.smoothing = smoothing.map { ($0, $0) }
         freshSmoothing = self.smoothing
@@ -120,7 +128,7 @@ public final class Tracker {
             if let count, summary.frames >= count { break }
             if let duration, MonotonicClock.now() - start >= duration { break }
             guard let frame = try source.next() else { break }
-            let estimate = try model.estimate([frame.image])[0]
+            let estimate = try saliencyReuse.map { try model.estimate(frame.image, reusing: $0) } ?? model.estimate([frame.image])[0]
             // Weights are checked at load; a non-finite answer still never leaves as a gaze point.
             guard estimate.point.xCm.isFinite, estimate.point.yCm.isFinite else {
                 throw TrackingError("frame \(frame.index) of \(source.description): the model's output is not a finite number")
@@ -153,6 +161,7 @@ public final class Tracker {
             processedFrames = summary.frames
         }
         summary.seconds = MonotonicClock.now() - start
+        if let saliencyReuse { (summary.saliencyReused, summary.saliencyComputed) = (saliencyReuse.reused, saliencyReuse.computed) }
         summary.dropped = (source as? V4L2Camera)?.dropped ?? (source as? PacedSource)?.dropped ?? 0
         latencies.sort()
         if !latencies.isEmpty {

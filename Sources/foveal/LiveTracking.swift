@@ -22,6 +22,7 @@ private let reconnectAttempts = 30
 /// a stop (Ctrl-C, SIGTERM, `stop`); with `--reconnect`, a camera that disconnects or stalls
 /// is reopened and tracking goes on. `output` sees every tracked frame.
 func trackLive(_ sources: FrameSourceOptions, model: GazeNet, smoothing: OneEuroFilter? = nil, calibration: Calibration? = nil,
+               saliencyReuse: SaliencyReuseOptions? = nil,
                count: Int? = nil, duration: Double? = nil, allFrames: Bool = false, stop: Cancellation = interruption,
                opened: ((FrameSource) -> Void)? = nil, output: (TrackPoint) throws -> Void) throws -> TrackSummary {
     var total = TrackSummary()
@@ -31,7 +32,8 @@ func trackLive(_ sources: FrameSourceOptions, model: GazeNet, smoothing: OneEuro
     opened?(source)
     var attempts = 0
     while true {
-        let tracker = Tracker(model: model, source: source, smoothing: smoothing, calibration: calibration)
+        let tracker = Tracker(model: model, source: source, smoothing: smoothing, calibration: calibration,
+                              saliencyReuse: saliencyReuse?.make())
         do {
             total.merge(try tracker.run(count: count.map { $0 - total.frames }, duration: duration.map { $0 - total.seconds },
                                         cancellation: stop, output: output))

@@ -25,6 +25,25 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> GazeNet { try GazeNet(weightsAt: try path()) }
 }
 
+/// Saliency reuse across video frames (shared by `track` and `serve`).
+struct SaliencyReuseOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run the saliency network at least every N frames, reusing the last sampling grid in between while the scene has not moved (1: every frame).",
+                               valueName: "N"))
+    var saliencyEvery = 1
+    @Option(help: .hidden)
+    var saliencyThreshold = Double(SaliencyReuse.defaultThreshold)
+
+    func validate() throws {
+        guard (1...1000).contains(saliencyEvery) else { throw ValidationError("--saliency-every must be 1-1000") }
+        guard saliencyThreshold.isFinite, saliencyThreshold >= 0 else { throw ValidationError("--saliency-threshold must be a finite number >= 0") }
+    }
+
+    /// A fresh reuse state for one stream; nil when every frame runs its own.
+    func make() -> SaliencyReuse? {
+        saliencyEvery > 1 ? SaliencyReuse(every: saliencyEvery, threshold: Float(saliencyThreshold)) : nil
+    }
+}
+
 /// How a camera delivers pixels (without `--pixel-format`, Foveal picks; see `negotiate`).
 enum PixelFormat: String, ExpressibleByArgument, CaseIterable {
     /// RGB24: the camera's own, or libv4l2's conversion of whatever the camera sends.

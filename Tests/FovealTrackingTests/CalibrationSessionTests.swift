@@ -210,3 +210,43 @@ import Testing
         #expect(summary.frames == 18 && summary.framesWithoutFace == 14 && summary.blinks == 1)
     }
 }
+
+/// Reusing a recent frame's saliency grid while the scene has not moved.
+@Suite struct SaliencyReuseInTracking {
+    let model = try! GazeNet(weightsAt: Fixtures.path("model/depth6.weights.safetensors"))
+    let still = try! RGBImage(contentsOf: Fixtures.path("model/presence.png"))
+
+    func track(_ frames: [RGBImage], reuse: SaliencyReuse?) throws -> ([CameraSpacePoint], TrackSummary) {
+        var points: [CameraSpacePoint] = []
+        let source = Blinks.Frames(frames.enumerated().map { ($0.element, Double($0.offset) / 30) })
+        let summary = try Tracker(model: model, source: source, saliencyReuse: reuse).run { points.append($0.gaze) }
+        return (points, summary)
+    }
+
+    @Test func aStaticSceneGivesTheSameGazeAndTheCeilingHolds() throws {
+        #expect(model.config.sampler)
+        let frames = [RGBImage](repeating: still, count: 9)
+        let (every, plain) = try track(frames, reuse: nil)
+        let (reused, summary) = try track(frames, reuse: SaliencyReuse(every: 4))
+        for (a, b) in zip(every, reused) { #expect(abs(a.xCm - b.xCm) < 1e-5 && abs(a.yCm - b.yCm) < 1e-5) }
+        // Recomputed on frames 0, 4 and 8 (the ceiling), reused on the six others.
+        #expect(summary.saliencyReused == 6 && summary.saliencyComputed == 3)
+        #expect(plain.saliencyReused == 0 && plain.saliencyComputed == 0)
+    }
+
+    @Test func aSceneThatMovesIsRecomputed() throws {
+        var moved = still
+        // The face shifted: every row moved 12 pixels to the right.
+        for y in 0..<still.height {
+            for x in 0..<still.width {
+                let from = max(0, x - 12)
+                for c in 0..<3 { moved.pixels[(y * still.width + x) * 3 + c] = still.pixels[(y * still.width + from) * 3 + c] }
+            }
+        }
+        let reuse = SaliencyReuse(every: 10)
+        let (points, summary) = try track([still, still, moved, moved], reuse: reuse)
+        #expect(summary.saliencyComputed == 2 && summary.saliencyReused == 2, "\(summary.saliencyComputed) computed")
+        let (fresh, _) = try track([still, still, moved, moved], reuse: nil)
+        for (a, b) in zip(points, fresh) { #expect(abs(a.xCm - b.xCm) < 1e-5 && abs(a.yCm - b.yCm) < 1e-5) }
+    }
+}

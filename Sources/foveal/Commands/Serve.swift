@@ -23,6 +23,7 @@ extension Foveal {
         @OptionGroup var sources: FrameSourceOptions
         @Flag(help: "Replay --source endlessly.") var loop = false
         @OptionGroup var model: ModelOptions
+        @OptionGroup var reuse: SaliencyReuseOptions
         @Option(help: "Report gaze on this user's screen with their active calibration.") var user: String?
         @Option(help: "The user's screen (default: the screen of their latest calibration).") var screen: String?
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -71,6 +72,7 @@ extension Foveal {
                 let pipeline = try GazePipeline(model: net, sourceDescription: description, replaysRecording: sources.replaysRecording,
                                                 isCamera: sources.camera != nil, display: display?.display, clientQueue: clientQueue,
                                                 waitForClients: waitForClients, onNotice: { printError("foveal serve: " + $0) },
+                                                saliencyReuse: { [reuse] in reuse.make() },
                                                 openSource: opener)
                 let service = GazeService(configuration: configuration, pipeline: pipeline, store: store)
                 printError("serving \(description) with \(configuration.modelConfig)")

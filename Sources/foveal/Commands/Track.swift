@@ -23,6 +23,7 @@ extension Foveal {
 
         @OptionGroup var sources: FrameSourceOptions
         @OptionGroup var model: ModelOptions
+        @OptionGroup var reuse: SaliencyReuseOptions
         @Option(help: "Output format.") var format: Format = .text
         @Option(help: "Stop after N frames.") var count: Int?
         @Option(help: "Stop after S seconds.") var duration: Double?
@@ -49,7 +50,7 @@ extension Foveal {
                 }
                 var light = LowLightNotice()
                 let total = try trackLive(sources, model: net, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil,
-                                          calibration: display?.correction.calibration, count: count, duration: duration,
+                                          calibration: display?.correction.calibration, saliencyReuse: reuse, count: count, duration: duration,
                                           allFrames: allFrames, opened: { printError("tracking \($0.description)") }) {
                     if let notice = light.line(for: $0) { printError("foveal: " + notice) }
                     emit(line($0, display?.display))
@@ -63,6 +64,11 @@ extension Foveal {
                     report += ", \(total.framesWithoutFace) without a face with open eyes (\(total.blinks) blink\(total.blinks == 1 ? "" : "s"))"
                 }
                 if total.lowLightFrames > 0 { report += ", \(total.lowLightFrames) in low light" }
+                if total.saliencyReused + total.saliencyComputed > 0 {
+                    report += String(format: ", saliency map reused on %d of %d frames (%.0f%%)", total.saliencyReused,
+                                     total.saliencyReused + total.saliencyComputed,
+                                     100 * Double(total.saliencyReused) / Double(total.saliencyReused + total.saliencyComputed))
+                }
                 if let e = total.meanErrorCm { report += String(format: ", mean error %.3f cm against the labels", e) }
                 printError(report)
             }
