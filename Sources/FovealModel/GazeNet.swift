@@ -134,8 +134,9 @@ public struct GazeNet: Sendable {
         if let kept = reuse.reusable(for: low) {
             grid = kept
         } else {
-            grid = sampler.grid(saliencyMap(lowResolution: low).map, outputHeight: config.taskSize, outputWidth: config.taskSize)
-            reuse.keep(low: low, grid: grid)
+            let map = saliencyMap(lowResolution: low).map
+            grid = sampler.grid(map, outputHeight: config.taskSize, outputWidth: config.taskSize)
+            reuse.keep(low: low, map: map, grid: grid)
         }
         let resampled = image.sampled(on: grid)
         var unused = SplitMix64(seed: 0)  // inference draws nothing
