@@ -75,6 +75,24 @@ import Testing
         #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].hasSuffix("low light"), "\(text.stdout)")
     }
 
+    /// The same image over and over: with reuse, the grid is made on every fourth frame only, the
+    /// gaze is the same, and the summary says so.
+    @Test func saliencyReuseIsReported() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let image = recording + "/frames/00000.jpg"
+        for i in 0..<8 { try FileManager.default.copyItem(atPath: image, toPath: folder + "/\(i).jpg") }
+        let every = try Run(["track", "--source", folder, "--weights", weights, "--format", "jsonl"])
+        let reused = try Run(["track", "--source", folder, "--weights", weights, "--format", "jsonl", "--saliency-every", "4"])
+        #expect(reused.status == 0, "\(reused.stderr)")
+        #expect(reused.stderr.contains("saliency map reused on 6 of 8 frames (75%)"), "\(reused.stderr)")
+        func gaze(_ run: Run) throws -> [[Double]] {
+            try run.stdoutLines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["gaze_cm"] as! [Double] }
+        }
+        for (a, b) in zip(try gaze(every), try gaze(reused)) { #expect(abs(a[0] - b[0]) < 1e-5 && abs(a[1] - b[1]) < 1e-5) }
+        let bad = try Run(["track", "--source", folder, "--weights", weights, "--saliency-every", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--saliency-every must be 1-1000"), "\(bad.stderr)")
+    }
+
     @Test func badCamerasAreOneLineErrors() throws {
         for (camera, problem) in [("/dev/video97", "/dev/video97: no such camera"), ("/dev/null", "/dev/null: not a V4L2 device")] {
             let run = try Run(["track", "--camera", camera, "--weights", weights])

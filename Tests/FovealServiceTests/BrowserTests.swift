@@ -33,10 +33,11 @@ struct Chromium {
         var cssHeight: Int { height / scale }
     }
 
-    /// Opens `url` in a headless window, waits until `document.body.dataset.state` is one of
-    /// `until`, and reads the page back (`probe`: a JavaScript expression giving a string).
+    /// Opens `url` in a headless window, waits until `state` (a JavaScript expression, by default
+    /// `document.body.dataset.state`) is one of `until`, and reads the page back (`probe`: a
+    /// JavaScript expression giving a string).
     static func visit(_ url: String, until states: Set<String>, timeout: Double = 180, window: Window = Window(),
-                      probe: String = "''") async throws -> Visit {
+                      state: String = "document.body ? document.body.dataset.state : ''", probe: String = "''") async throws -> Visit {
         let profile = Fixtures.temporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
@@ -94,7 +95,7 @@ struct Chromium {
             let end = Date().addingTimeInterval(timeout)
             var visit = Visit()
             while Date() < end {
-                visit.state = try await evaluate("document.body ? document.body.dataset.state : ''") as? String ?? ""
+                visit.state = try await evaluate(state) as? String ?? ""
                 if states.contains(visit.state) { break }
                 try await Task.sleep(for: .milliseconds(250))
             }
@@ -154,7 +155,9 @@ struct BrowserTests {
     }
 
     /// The full-screen calibration on desk monitors: 1920x1080 and 2560x1440 at devicePixelRatio 1
-    /// and 2. Every target must land on the monitor pixel the script puts it at.
+    /// and 2, seen as the user sees it while the ninth target shows. Every target must land on the
+    /// monitor pixel the script puts it at: the eight visited ones are grey discs centred there,
+    /// the current one a red dot in a white ring.
     @Test(arguments: [(1920, 1080, 1), (1920, 1080, 2), (2560, 1440, 1), (2560, 1440, 2)])
     func theCalibrationFillsADeskMonitor(width: Int, height: Int, scale: Int) async throws {
         let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
@@ -167,35 +170,42 @@ struct BrowserTests {
              "camera_x_mm": \(widthMm / 2), "camera_y_mm": -10}
             """)
         #expect(screen.status == 201)
-        let visit = try await Chromium.visit(server.url + "?user=ana&screen=desk&script=9-point&calibrate=1", until: ["done", "failed"],
+        let visit = try await Chromium.visit(server.url + "?user=ana&screen=desk&script=9-point&calibrate=1", until: ["ninth", "failed"],
                                              window: .init(width: width, height: height, scale: scale),
+                                             state: "run && run.state === 'running' && (run.targets || []).length === 9 ? 'ninth' : document.body.dataset.state",
                                              probe: "JSON.stringify(run.targets.map(t => [t.screen_px[0], t.screen_px[1], toPage(t.screen_px).mapping]))")
         try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
         let shotPath = Self.screenshots + "/calibration-\(width)x\(height)-dpr\(scale).png"
         try visit.screenshot.write(to: URL(fileURLWithPath: shotPath))
-        #expect(visit.state == "done", "\(visit.text)")
-        #expect(visit.targets == 9)
+        #expect(visit.state == "ninth", "\(visit.text)")
         let targets = try #require(try JSONSerialization.jsonObject(with: Data(visit.probe.utf8)) as? [[Any]])
         #expect(targets.count == 9)
-        // The screenshot has the monitor's pixels, and each target's green disc is centred on its pixel.
+        // The script's 10% / 50% / 90% grid, in the monitor's pixels.
+        let expected = [0.1, 0.5, 0.9].flatMap { fy in [0.1, 0.5, 0.9].map { fx in (fx * Double(width), fy * Double(height)) } }
+        for (target, (x, y)) in zip(targets, expected) {
+            #expect(abs((target[0] as? Double ?? -1) - x) < 1 && abs((target[1] as? Double ?? -1) - y) < 1, "\(target) vs \(x), \(y)")
+        }
+        // The screenshot has the monitor's pixels, and each target's disc is centred on its pixel.
         let image = try RGBImage(contentsOf: shotPath)
         #expect(image.width == width && image.height == height)
-        for target in targets {
+        for (i, target) in targets.enumerated() {
             let (x, y) = (try #require(target[0] as? Double), try #require(target[1] as? Double))
             #expect(target[2] as? String == "physical", "target at \(x), \(y) was drawn \(target[2])")
-            var green = 0, sumX = 0, sumY = 0
-            let r = 40 * scale
+            let colour = i < 8 ? (0x66, 0x66, 0x66) : (0xff, 0x30, 0x30)
+            var count = 0, sumX = 0, sumY = 0
+            let r = 30 * scale
             for py in max(0, Int(y) - r)..<min(height, Int(y) + r) {
                 for px in max(0, Int(x) - r)..<min(width, Int(x) + r) {
-                    let i = (py * width + px) * 3
-                    let (cr, cg, cb) = (Int(image.pixels[i]), Int(image.pixels[i + 1]), Int(image.pixels[i + 2]))
-                    if abs(cr - 0x4c) < 16 && abs(cg - 0xd6) < 16 && abs(cb - 0x94) < 16 { green += 1; sumX += px; sumY += py }
+                    let j = (py * width + px) * 3
+                    if abs(Int(image.pixels[j]) - colour.0) < 8 && abs(Int(image.pixels[j + 1]) - colour.1) < 8
+                        && abs(Int(image.pixels[j + 2]) - colour.2) < 8 { count += 1; sumX += px; sumY += py }
                 }
             }
-            #expect(green > 60 * scale * scale, "green pixels near \(x), \(y): \(green)")
-            if green > 0 {
-                let centre = (Double(sumX) / Double(green), Double(sumY) / Double(green))
-                #expect(abs(centre.0 - x) < 3 && abs(centre.1 - y) < 3, "target \(x), \(y) drawn at \(centre)")
+            // A disc of 9 CSS px (visited) or 6 (current), at the page's scale.
+            #expect(count > (i < 8 ? 150 : 60) * scale * scale, "target \(i + 1) at \(x), \(y): \(count) pixels of its colour")
+            if count > 0 {
+                let centre = (Double(sumX) / Double(count) + 0.5, Double(sumY) / Double(count) + 0.5)
+                #expect(abs(centre.0 - x) < 2 && abs(centre.1 - y) < 2, "target \(i + 1) at \(x), \(y) drawn at \(centre)")
             }
         }
         #expect(server.terminate() == 0)
