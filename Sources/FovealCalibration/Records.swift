@@ -147,12 +147,18 @@ public struct CalibrationRow: Codable, Sendable, Equatable {
 /// The screen a user's gaze is reported on, and their active calibration there.
 public struct Display: Sendable {
     public var user: User
+    /// The screen calibrated on (and the first of the layout).
     public var screen: Screen
     public var calibration: StoredCalibration?
+    /// More screens around the same camera, each with its own offset from it.
+    public var otherScreens: [Screen] = []
 
     public init(user: User, screen: Screen, calibration: StoredCalibration?) {
         (self.user, self.screen, self.calibration) = (user, screen, calibration)
     }
+
+    /// Every screen the gaze may fall on, the calibrated one first.
+    public var layout: ScreenLayout { ScreenLayout([screen] + otherScreens) }
 
     /// What to apply to the output of the model `identity` (with `featureCount` penultimate
     /// features): the active calibration when it was made with that model, none otherwise, and
@@ -213,5 +219,29 @@ extension Screen {
               let cx = d.cameraXMm, let cy = d.cameraYMm else { throw StoreError(missing) }
         self.init(name: d.name, geometry: ScreenGeometry(name: d.name, family: "monitor", widthMm: w, heightMm: h, widthUnits: wpx,
                                                          heightUnits: hpx, unit: .pixels, cameraXMm: cx, cameraYMm: cy), orientation: o)
+    }
+}
+
+/// The screens a user looks at around one camera: each stored screen carries its own offset from
+/// the camera, all in the camera's plane (GazeCapture's camera space assumes it), so a gaze point
+/// in camera space falls on at most one of them. The first screen is the one calibrated.
+public struct ScreenLayout: Sendable {
+    public var screens: [Screen]
+
+    public init(_ screens: [Screen]) { self.screens = screens }
+
+    /// Where a gaze point lands: the screen it falls on (its visible area, edges included), the
+    /// point in that screen's mm from its top-left corner and in its pixels or points; nil off
+    /// every screen.
+    public func locate(_ p: CameraSpacePoint) -> (screen: Screen, point: ScreenPoint, units: (x: Double, y: Double))? {
+        for screen in screens {
+            let (g, o) = (screen.geometry, screen.screenOrientation)
+            let point = g.screenPoint(p, o)
+            let size = g.sizeMm(o)
+            if point.xMm >= 0, point.yMm >= 0, point.xMm <= size.width, point.yMm <= size.height {
+                return (screen, point, g.units(point, o))
+            }
+        }
+        return nil
     }
 }

@@ -168,8 +168,8 @@ public final class GazePipeline: Service, @unchecked Sendable {
     private let clientPollMicroseconds: useconds_t = 10_000
 
     private func publish(_ point: TrackPoint) {
-        let screen = state.withLock { $0.display.map { ($0.screen.geometry, $0.screen.screenOrientation) } }
-        let line = GazeReport(point, on: screen).jsonLine
+        let layout = state.withLock { $0.display?.layout }
+        let line = (layout.map { GazeReport(point, layout: $0) } ?? GazeReport(point)).jsonLine
         let notice = state.withLock { s in
             s.frames += 1
             s.latest = line

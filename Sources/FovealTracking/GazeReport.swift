@@ -1,4 +1,5 @@
 import Foundation
+import FovealCalibration
 import FovealGeometry
 import FovealIO
 
@@ -28,9 +29,14 @@ public struct GazeReport: Codable, Sendable, Equatable {
     /// The frame's mean brightness (BT.601 luma, 0-255), and whether it is too dark to read.
     public var luma: Double?
     public var lowLight: Bool?
+    /// With a layout of screens: the one the gaze falls on (`screen_cm` and `screen_px` are then
+    /// that screen's), and whether it falls on any (false: off every screen; the coordinates are
+    /// then the calibrated screen's).
+    public var screen: String?
+    public var onScreen: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case frame, name, calibrated, presence, face, luma, lowLight = "low_light"
+        case frame, name, calibrated, presence, face, luma, screen, lowLight = "low_light", onScreen = "on_screen"
         case timeS = "time_s", gazeCm = "gaze_cm", latencyMs = "latency_ms", labelCm = "label_cm"
         case screenCm = "screen_cm", screenPx = "screen_px", uncalibratedCm = "uncalibrated_cm"
     }
@@ -56,6 +62,19 @@ public struct GazeReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// Gaze on a layout of screens: reported on the screen it falls on, or, off every screen, on
+    /// the calibrated (first) one with `on_screen` false.
+    public init(_ p: TrackPoint, layout: ScreenLayout) {
+        let hit = layout.locate(p.gaze)
+        guard let reference = hit?.screen ?? layout.screens.first else {
+            self.init(p)
+            return
+        }
+        self.init(p, on: (reference.geometry, reference.screenOrientation))
+        guard p.face else { return }
+        (screen, onScreen) = (hit?.screen.name, hit != nil)
+    }
+
     /// Absent fields are left out, except the gaze fields of a frame without a face, which are
     /// written as null: a reader sees that there was no gaze, not that the field is unsupported.
     public func encode(to encoder: Encoder) throws {
@@ -78,6 +97,8 @@ public struct GazeReport: Codable, Sendable, Equatable {
             try c.encodeIfPresent(screenCm, forKey: .screenCm)
             try c.encodeIfPresent(screenPx, forKey: .screenPx)
             try c.encodeIfPresent(uncalibratedCm, forKey: .uncalibratedCm)
+            try c.encodeIfPresent(onScreen, forKey: .onScreen)
+            if onScreen != nil { try c.encode(screen, forKey: .screen) }
         }
     }
 

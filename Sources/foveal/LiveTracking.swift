@@ -59,14 +59,18 @@ func trackLive(_ sources: FrameSourceOptions, model: GazeNet, smoothing: OneEuro
     }
 }
 
-/// Where `user` looks (their `screen`, else the screen of their latest calibration) and the
-/// correction to apply to `model`'s output there, told on stderr; nil without a user.
-func userDisplay(_ store: @autoclosure () throws -> CalibrationDatabase, user: String?, screen: String?,
+/// Where `user` looks (the first of `screens`, else the screen of their latest calibration, then
+/// the other `screens` around the same camera) and the correction to apply to `model`'s output
+/// there, told on stderr; nil without a user.
+func userDisplay(_ store: @autoclosure () throws -> CalibrationDatabase, user: String?, screens: [String],
                  model: GazeNet) throws -> (display: Display, correction: Correction)? {
     guard let user else { return nil }
-    guard let display = try store().display(user: user, screen: screen) else {
+    let database = try store()
+    guard var display = try database.display(user: user, screen: screens.first) else {
         throw CommandFailure("user '\(user)' has no calibration yet: name a screen with --screen or run `foveal calibrate`")
     }
+    display.otherScreens = try screens.dropFirst().map { try database.screen($0) }
+    if screens.count > 1 { printError("screens around the camera: " + display.layout.screens.map(\.name).joined(separator: ", ")) }
     let correction = try display.correction(model: model.identity(), featureCount: model.config.hidden)
     printError(correction.summary)
     return (display, correction)

@@ -93,6 +93,28 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--saliency-every must be 1-1000"), "\(bad.stderr)")
     }
 
+    /// Two screens around the camera: every gaze point is named by the screen it falls on.
+    @Test func aLayoutOfScreensNamesTheScreen() throws {
+        let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
+        #expect(try Run(["user", "add", "ana", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "laptop", "--preset", "Laptop 14in 1920x1080", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "side", "--size-mm", "600x340", "--pixels", "2560x1440", "--camera-mm=-200,-50", "--db", db]).status == 0)
+        let run = try Run(["track", "--source", recording, "--weights", weights, "--format", "jsonl", "--count", "5",
+                           "--user", "ana", "--screen", "laptop", "--screen", "side", "--db", db])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("screens around the camera: laptop, side"), "\(run.stderr)")
+        for line in run.stdoutLines {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let onScreen = try #require(o["on_screen"] as? Bool)
+            #expect(onScreen ? ["laptop", "side"].contains(o["screen"] as? String ?? "") : o["screen"] is NSNull, "\(line)")
+        }
+        let text = try Run(["track", "--source", recording, "--weights", weights, "--count", "2",
+                            "--user", "ana", "--screen", "laptop", "--screen", "side", "--db", db])
+        #expect(text.stdoutLines.count == 2 && text.stdoutLines.allSatisfy { $0.contains(" on laptop") || $0.contains(" on side") || $0.contains("off the screens") })
+        let missing = try Run(["track", "--source", recording, "--weights", weights, "--user", "ana", "--screen", "laptop", "--screen", "nope", "--db", db])
+        #expect(missing.status == 1 && missing.stderr.contains("nope"), "\(missing.stderr)")
+    }
+
     @Test func badCamerasAreOneLineErrors() throws {
         for (camera, problem) in [("/dev/video97", "/dev/video97: no such camera"), ("/dev/null", "/dev/null: not a V4L2 device")] {
             let run = try Run(["track", "--camera", camera, "--weights", weights])

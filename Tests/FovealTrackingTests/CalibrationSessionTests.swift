@@ -250,3 +250,42 @@ import Testing
         for (a, b) in zip(points, fresh) { #expect(abs(a.xCm - b.xCm) < 1e-5 && abs(a.yCm - b.yCm) < 1e-5) }
     }
 }
+
+/// Two screens around one camera: a laptop's with the camera above its centre, and a monitor to
+/// its right whose top-left corner is 200 mm right of and 50 mm below the camera.
+@Suite struct ScreenLayouts {
+    let laptop = Screen(name: "laptop", geometry: ScreenGeometry(name: "laptop", family: "laptop", widthMm: 300, heightMm: 190,
+                                                                  widthUnits: 1920, heightUnits: 1200, unit: .pixels, cameraXMm: 150, cameraYMm: -10))
+    let monitor = Screen(name: "side", geometry: ScreenGeometry(name: "side", family: "monitor", widthMm: 600, heightMm: 340,
+                                                                 widthUnits: 2560, heightUnits: 1440, unit: .pixels, cameraXMm: -200, cameraYMm: -50))
+
+    @Test func gazeFallsOnOneScreenOrNone() throws {
+        let layout = ScreenLayout([laptop, monitor])
+        // 5 cm below the camera: 40 mm down the laptop's screen (the camera is 10 mm above it), at its centre line.
+        let onLaptop = try #require(layout.locate(CameraSpacePoint(xCm: 0, yCm: -5)))
+        #expect(onLaptop.screen.name == "laptop")
+        #expect(abs(onLaptop.point.xMm - 150) < 1e-9 && abs(onLaptop.point.yMm - 40) < 1e-9)
+        // 50 cm right and 20 cm down: 300 mm into the monitor, 150 mm down it; its pixels.
+        let onMonitor = try #require(layout.locate(CameraSpacePoint(xCm: 50, yCm: -20)))
+        #expect(onMonitor.screen.name == "side")
+        let expectedY: Double = 150.0 * 1440 / 340
+        #expect(abs(onMonitor.units.x - 1280) < 1e-6 && abs(onMonitor.units.y - expectedY) < 1e-6)
+        #expect(layout.locate(CameraSpacePoint(xCm: 0, yCm: 10)) == nil)  // above both
+        #expect(layout.locate(CameraSpacePoint(xCm: 17, yCm: -10)) == nil)  // in the gap between them
+    }
+
+    @Test func reportsNameTheScreen() throws {
+        func json(_ x: Double, _ y: Double) throws -> [String: Any] {
+            let p = CameraSpacePoint(xCm: x, yCm: y)
+            let report = GazeReport(TrackPoint(frame: 0, captureTime: 0, gaze: p, uncalibrated: p, latencyMs: 1),
+                                    layout: ScreenLayout([laptop, monitor]))
+            return try #require(try JSONSerialization.jsonObject(with: Data(report.jsonLine.utf8)) as? [String: Any])
+        }
+        let side = try json(50, -20)
+        #expect(side["screen"] as? String == "side" && side["on_screen"] as? Bool == true)
+        #expect(abs(((side["screen_px"] as? [Double]) ?? [0])[0] - 1280) < 1e-6)
+        let off = try json(0, 10)
+        #expect(off["screen"] is NSNull && off["on_screen"] as? Bool == false)
+        #expect(abs(((off["screen_cm"] as? [Double]) ?? [0, 0])[1] - -11) < 1e-9)  // on the laptop's plane, above it
+    }
+}

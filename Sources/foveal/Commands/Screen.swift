@@ -24,7 +24,7 @@ extension Foveal {
             @Option(help: "A device of calibration/devices.csv, e.g. \"Laptop 14in 1920x1080\" or \"iPad Air 2\".") var preset: String?
             @Option(help: "Width and height in mm, e.g. 309.9x174.3.") var sizeMm: String?
             @Option(help: "Width and height in pixels, e.g. 1920x1080.") var pixels: String?
-            @Option(help: "Camera centre from the screen's top-left corner in mm, x,y (negative y: above the screen).") var cameraMm: String?
+            @Option(help: "Camera centre from the screen's top-left corner in mm, x,y (negative y: above the screen; a negative x, for a camera left of the screen, is written --camera-mm=-200,-50).") var cameraMm: String?
             @Option(help: "Orientation 1-4 (GazeCapture's codes).") var orientation = 1
             @Flag(help: "Read the size and resolution from a connected monitor's EDID.") var detect = false
             @Option(help: "With --detect: the output (connector) to read, e.g. DP-1 or eDP-1.") var output: String?

@@ -25,7 +25,8 @@ extension Foveal {
         @OptionGroup var model: ModelOptions
         @OptionGroup var reuse: SaliencyReuseOptions
         @Option(help: "Report gaze on this user's screen with their active calibration.") var user: String?
-        @Option(help: "The user's screen (default: the screen of their latest calibration).") var screen: String?
+        @Option(help: "The user's screen (default: the screen of their latest calibration); repeat it for more screens around the same camera, each reported by name.")
+        var screen: [String] = []
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
         @Option(help: "Port (0: any free port; the URL is printed).") var port = 7077
         @Option(help: "Token every request must carry (default: $FOVEAL_TOKEN); required off loopback.") var token: String?
@@ -40,7 +41,7 @@ extension Foveal {
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
             if clientQueue < 1 { throw ValidationError("--client-queue must be positive") }
             if !(1...3600).contains(requestTimeout) { throw ValidationError("--request-timeout must be 1-3600 seconds") }
-            if screen != nil && user == nil { throw ValidationError("--screen needs --user") }
+            if !screen.isEmpty && user == nil { throw ValidationError("--screen needs --user") }
         }
 
         func run() async throws {
@@ -63,7 +64,7 @@ extension Foveal {
                 configuration.scriptsDirectory = ShippedModel.find("calibration/9-point.json").map { ($0 as NSString).deletingLastPathComponent }
 
                 let store = try database.open()
-                let display = try userDisplay(store, user: user, screen: screen, model: net)
+                let display = try userDisplay(store, user: user, screens: screen, model: net)
                 let opener = sourceOpener()
                 let first = try opener()  // fail now, not in the background, on a missing camera or file
                 let description = first.description

@@ -30,23 +30,25 @@ extension Foveal {
         @Option(help: "Smoothing.") var smooth: Smoothing = .none
         @Flag(help: "For a recording: all frames, not only those with face and eyes detected.") var allFrames = false
         @Option(help: "Apply this user's active calibration and report gaze on the screen (cm from its top-left, pixels).") var user: String?
-        @Option(help: "The screen (default: the screen of the user's latest calibration).") var screen: String?
+        @Option(help: "The user's screen (default: the screen of their latest calibration); repeat it for more screens around the same camera, each reported by name.")
+        var screen: [String] = []
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
             if let count, count < 1 { throw ValidationError("--count must be positive") }
             if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
-            if screen != nil && user == nil { throw ValidationError("--screen needs --user") }
+            if !screen.isEmpty && user == nil { throw ValidationError("--screen needs --user") }
         }
 
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
                 let net = try model.load()
-                let display = try userDisplay(database.open(), user: user, screen: screen, model: net)
+                let display = try userDisplay(database.open(), user: user, screens: screen, model: net)
                 stopOnSignals()
                 if format == .csv {
-                    emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm" + (display == nil ? "" : ",screen_x_cm,screen_y_cm,screen_x_px,screen_y_px"))
+                    emit("frame,time_s,x_cm,y_cm,latency_ms,label_x_cm,label_y_cm" + (display == nil ? "" : ",screen_x_cm,screen_y_cm,screen_x_px,screen_y_px")
+                         + (display?.display.otherScreens.isEmpty == false ? ",screen" : ""))
                 }
                 var light = LowLightNotice()
                 let total = try trackLive(sources, model: net, smoothing: smooth == .oneEuro ? OneEuroFilter() : nil,
@@ -75,25 +77,31 @@ extension Foveal {
         }
 
         func line(_ p: TrackPoint, _ display: Display?) -> String {
-            let onScreen = display.map { d -> (cm: ScreenPoint, px: (x: Double, y: Double)) in
-                let point = d.screen.geometry.screenPoint(p.gaze, d.screen.screenOrientation)
-                return (point, d.screen.geometry.units(point, d.screen.screenOrientation))
-            }
+            // One resolution of the gaze onto the user's screens, whatever the format.
+            let report = display.map { GazeReport(p, layout: $0.layout) } ?? GazeReport(p)
+            let named = (display?.otherScreens.isEmpty == false)
             switch format {
             case .jsonl:
-                return GazeReport(p, on: display.map { ($0.screen.geometry, $0.screen.screenOrientation) }).jsonLine
+                return report.jsonLine
             case .csv where !p.face:
                 let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
-                return String(format: "%d,%.6f,,,%.2f,", p.frame, p.captureTime, p.latencyMs) + label + (display == nil ? "" : ",,,,")
+                return String(format: "%d,%.6f,,,%.2f,", p.frame, p.captureTime, p.latencyMs) + label + (display == nil ? "" : ",,,,") + (named ? "," : "")
             case .csv:
                 let label = p.label.map { String(format: "%.4f,%.4f", $0.xCm, $0.yCm) } ?? ","
-                let screenPart = onScreen.map { String(format: ",%.3f,%.3f,%.1f,%.1f", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
+                var screenPart = ""
+                if let cm = report.screenCm, let px = report.screenPx {
+                    screenPart = String(format: ",%.3f,%.3f,%.1f,%.1f", cm[0], cm[1], px[0], px[1]) + (named ? "," + (report.screen ?? "") : "")
+                }
                 return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label + screenPart
             case .text where !p.face:
                 return String(format: "frame %5d  t %.3f s  no face or eyes closed (presence %.2f)%@  latency %6.1f ms",
                               p.frame, p.captureTime, p.presence ?? 0, p.lowLight ? ", low light" : "", p.latencyMs)
             case .text:
-                let screenPart = onScreen.map { String(format: "  screen %6.2f, %6.2f cm (%5.0f, %5.0f px)", $0.cm.xCm, $0.cm.yCm, $0.px.x, $0.px.y) } ?? ""
+                var screenPart = ""
+                if let cm = report.screenCm, let px = report.screenPx {
+                    screenPart = String(format: "  screen %6.2f, %6.2f cm (%5.0f, %5.0f px)", cm[0], cm[1], px[0], px[1])
+                    if named { screenPart += report.screen.map { " on \($0)" } ?? " off the screens" }
+                }
                 return String(format: "frame %5d  t %.3f s  gaze x %7.2f cm  y %7.2f cm  latency %6.1f ms",
                               p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + screenPart + (p.lowLight ? "  low light" : "")
             }
