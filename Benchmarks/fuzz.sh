@@ -2,7 +2,8 @@
 # Runs every libFuzzer harness of Sources/FovealFuzz for SECONDS each (not CI), starting from the
 # committed corpora in Tests/Fuzz/corpus (new inputs go to a work copy under .build-fuzz), and
 # prints executions and crashes per harness. Crash inputs are kept in .build-fuzz/crashes/.
-# Usage: make fuzz SECONDS=N  (builds first), or Benchmarks/fuzz.sh SECONDS [HARNESS...]
+# Usage: make fuzz SECONDS=N  (builds first), or Benchmarks/fuzz.sh SECONDS [HARNESS...];
+# FUZZ_RUNS=N also stops each harness after N executions (whichever comes first).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
@@ -16,7 +17,7 @@ for h in $harnesses; do
   work=.build-fuzz/corpus/$h
   mkdir -p "$work"
   log=.build-fuzz/$h.log
-  LSAN_OPTIONS=suppressions=$PWD/Tests/Fuzz/lsan.supp FOVEAL_FUZZ_TARGET=$h FOVEAL_CHECKOUT=$PWD "$binary" "$work" "Tests/Fuzz/corpus/$h" -max_total_time="$seconds" \
+  LSAN_OPTIONS=suppressions=$PWD/Tests/Fuzz/lsan.supp FOVEAL_FUZZ_TARGET=$h FOVEAL_CHECKOUT=$PWD "$binary" "$work" "Tests/Fuzz/corpus/$h" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
     -print_final_stats=1 -artifact_prefix=".build-fuzz/crashes/$h-" -max_len=65536 -rss_limit_mb=4096 >"$log" 2>&1
   status=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

@@ -8,9 +8,6 @@ echo "@@track-yuyv"; $foveal track --camera /dev/video0 --count 30 --format json
 echo "@@/track-yuyv"; echo "@@status-yuyv $?"; cat /tmp/yuyv.err
 echo "@@mode-rgb"; grep '^camera ' /tmp/rgb.err; echo "@@/mode-rgb"
 echo "@@mode-yuyv"; grep '^camera ' /tmp/yuyv.err; echo "@@/mode-yuyv"
-# 720p through the driver (vivid gives it at 12.5 fps only).
-echo "@@track-hd"; $foveal track --camera /dev/video0 --size 1280x720 --count 10 --format jsonl --weights "$weights" 2>/tmp/hd.err | grep -c gaze_cm
-grep '^camera ' /tmp/hd.err; echo "@@/track-hd"
 $foveal track --camera /dev/video0 --duration 60 --format jsonl --weights "$weights" >/dev/null 2>&1 &
 first=$!
 sleep 20
@@ -30,3 +27,6 @@ $foveal track --camera /dev/video0 --count 120 --format jsonl --reconnect --weig
 tracker=$!
 sleep 25; v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1; wait $tracker; echo "@@status-reconnect $?"
 echo "@@reconnect"; grep -c gaze_cm /tmp/reconnect.out; grep -c reconnecting /tmp/reconnect.err; echo "@@/reconnect"
+# 720p through the driver (vivid gives it at 12.5 fps only).
+echo "@@track-hd"; $foveal track --camera /dev/video0 --size 1280x720 --count 10 --format jsonl --weights "$weights" 2>/tmp/hd.err | grep -c gaze_cm
+grep '^camera ' /tmp/hd.err; echo "@@/track-hd"
