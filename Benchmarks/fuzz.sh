@@ -17,8 +17,10 @@ for h in $harnesses; do
   work=.build-fuzz/corpus/$h
   mkdir -p "$work"
   log=.build-fuzz/$h.log
+  # Whole files for the binary formats; a few kB hold any number of JSON entries or text lines.
+  case $h in recording|mpii|script|request-body) max_len=8192 ;; *) max_len=65536 ;; esac
   LSAN_OPTIONS=suppressions=$PWD/Tests/Fuzz/lsan.supp FOVEAL_FUZZ_TARGET=$h FOVEAL_CHECKOUT=$PWD "$binary" "$work" "Tests/Fuzz/corpus/$h" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
-    -print_final_stats=1 -artifact_prefix=".build-fuzz/crashes/$h-" -max_len=65536 -rss_limit_mb=4096 >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix=".build-fuzz/crashes/$h-" -max_len=$max_len -rss_limit_mb=4096 >"$log" 2>&1
   status=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

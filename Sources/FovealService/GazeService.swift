@@ -145,6 +145,8 @@ public final class GazeService: Sendable {
         var clients: Clients
         var user: String?
         var screen: Screen?
+        /// More screens around the camera (`serve --screen A --screen B`), by name.
+        var otherScreens: [String]?
         /// The method of the calibration applied, if any, and what is applied in words.
         var calibration: String?
         var correction: String?
@@ -159,6 +161,7 @@ public final class GazeService: Sendable {
                       clients: .init(connected: pipeline.reports.subscriberCount, dropped: pipeline.reports.droppedCount,
                                      queue: pipeline.reports.capacity),
                       user: display?.user.name, screen: display?.screen,
+                      otherScreens: display.flatMap { $0.otherScreens.isEmpty ? nil : $0.otherScreens.map(\.name) },
                       calibration: pipeline.correction?.calibration?.method.rawValue, correction: pipeline.correction?.summary,
                       calibrationRun: runner.status?.state, tokenRequired: configuration.token != nil)
     }

@@ -80,6 +80,25 @@ import Testing
         #expect(server.terminate() == 0)
     }
 
+    /// Two screens around the camera: health lists both, and each streamed point names its screen.
+    @Test func aLayoutOfScreensIsServed() async throws {
+        let db = freshStore()
+        #expect(try Run(["user", "add", "ana", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "laptop", "--preset", "Laptop 14in 1920x1080", "--db", db]).status == 0)
+        #expect(try Run(["screen", "add", "side", "--size-mm", "600x340", "--pixels", "2560x1440", "--camera-mm=-200,-50", "--db", db]).status == 0)
+        let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "20", "--db", db,
+                                        "--user", "ana", "--screen", "laptop", "--screen", "side"])
+        let health = try await server.waitForHealth { ($0["source"] as? [String: Any])?["frames"] as? Int ?? 0 > 2 }
+        #expect((health["screen"] as? [String: Any])?["name"] as? String == "laptop")
+        #expect(health["other_screens"] as? [String] == ["side"])
+        let latest = try await server.request("GET", "/v1/gaze/latest")
+        if latest.json["face"] as? Bool != false {
+            let onScreen = try #require(latest.json["on_screen"] as? Bool)
+            #expect(onScreen ? ["laptop", "side"].contains(latest.json["screen"] as? String ?? "") : latest.json["screen"] is NSNull)
+        }
+        #expect(server.terminate() == 0)
+    }
+
     @Test func badRequestsGetJSONErrorsAndTheServiceStaysUp() async throws {
         let server = try ServerProcess(["--source", SampleRecording.path, "--loop", "--fps", "20", "--db", freshStore()])
         let user = try await server.request("POST", "/v1/users", body: #"{"name": "ana"}"#)
