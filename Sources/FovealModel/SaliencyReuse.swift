@@ -28,9 +28,6 @@ public final class SaliencyReuse {
         (self.every, self.threshold) = (max(1, every), threshold)
     }
 
-    /// Share of frames that reused a grid.
-    public var reuseRate: Double { reused + computed > 0 ? Double(reused) / Double(reused + computed) : 0 }
-
     /// The kept grid, if `low` is close enough to the copy it was made from and the ceiling allows.
     func reusable(for low: Tensor) -> Tensor? {
         guard let grid, let kept = self.low, sinceComputed + 1 < every, kept.shape == low.shape,
@@ -60,9 +57,6 @@ public final class SaliencyReuse {
         let total = weights.reduce(0, +)
         return total > 0 ? weights.map { $0 / total } : [Float](repeating: 1 / Float(h * w), count: h * w)
     }
-
-    /// Forgets the kept grid (a new stream, or a gap without a face).
-    public func reset() { (low, grid, sinceComputed) = (nil, nil, 0) }
 
     /// Σ over pixels of weight x mean absolute difference over the channels, for (1, C, h, w) copies.
     static func weightedDifference(_ a: Tensor, _ b: Tensor, _ weights: [Float]) -> Float {
