@@ -45,6 +45,7 @@ $(PYTHON_VENV)/bin/python:
 ## fixtures: regenerate Tests/Fixtures from ../shared/reference/torch_reference.py.
 fixtures: venv
 	$(PYTHON_VENV)/bin/python Tests/Fixtures/make_fixtures.py
+	$(PYTHON_VENV)/bin/python Tests/Fixtures/make_training_step.py
 
 ## bench-inference: Foveal vs ONNX Runtime and PyTorch, paper-size model, 640x480, batch 1, 2 threads.
 bench-inference: release venv

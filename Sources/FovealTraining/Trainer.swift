@@ -149,7 +149,6 @@ public final class Trainer {
         var settings = GazeNet.TrainingSettings()
         settings.dropout = options.dropout
         settings.trainSaliency = model.config.sampler && saliencyRate > 0
-        let trainable = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
         var rng = SplitMix64(seed: options.seed &+ Self.dropoutStreamOffset &+ UInt64(startEpoch))
         for epoch in startEpoch..<options.epochs {
             let start = Date()
@@ -170,22 +169,13 @@ public final class Trainer {
                 let saliencyNow = schedule.rate(saliencyRate, step: globalStep)
                 settings.blurSide = epoch < options.blurEpochs
                     ? Int(rng.uniform(Float(model.config.taskSize) / 4, Float(model.config.taskSize) + 1)) : nil
-                model.zeroGradients()
-                let (output, cache) = model.forward(batch.images, training: settings, rng: &rng)
-                let (loss, dSquared) = meanSquaredError(output.gazeCm, batch.targets)
-                // A diverged run stops here, before a non-finite model is saved or announced.
-                guard loss.isFinite else {
-                    throw TrainingError("the loss became \(loss) at epoch \(epoch + 1), batch \(batchIndex + 1): training diverged "
-                                        + "(lower --lr, or check the data); the last finite checkpoint is \(lastPath)")
+                let loss: Float
+                do {
+                    loss = try step(batch.images, targets: batch.targets, pairs: options.pairLossWeight > 0 ? Self.pairs(batch.frames) : [],
+                                    settings: settings, rate: rate, saliencyRate: saliencyNow, rng: &rng)
+                } catch let error as TrainingError {
+                    throw TrainingError("\(error) at epoch \(epoch + 1), batch \(batchIndex + 1); the last finite checkpoint is \(lastPath)")
                 }
-                var dGaze = dSquared
-                if options.pairLossWeight > 0 {
-                    let (_, dPaired) = pairedDifferenceError(output.gazeCm, batch.targets, pairs: Self.pairs(batch.frames))
-                    dGaze = Elementwise.add(dGaze, Elementwise.map(dPaired) { $0 * options.pairLossWeight })
-                }
-                model.backward(dGaze, cache)
-                clipGradients(trainable, maximum: options.clipNorm)
-                optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyNow : rate }
                 globalStep += 1
                 batchIndex += 1
                 lossSum += Double(loss) * Double(batch.frames.count)
@@ -213,6 +203,30 @@ public final class Trainer {
         }
         if !FileManager.default.fileExists(atPath: bestPath) { try Checkpoint.save(model, to: bestPath) }
         return true
+    }
+
+    /// One optimisation step: forward, mean squared error (plus the paired-difference loss over
+    /// `pairs`), backward, gradient clipping, optimizer step at `rate` (`saliencyRate` for the
+    /// saliency path, which `settings.trainSaliency` false freezes). training/recipe.py's
+    /// `train_step` is this step in PyTorch; a fixture of it keeps the two equal. Returns the
+    /// mean squared error; throws, before changing the model, when it is not finite.
+    public func step(_ images: some GazeNetInput, targets: Tensor, pairs: [(Int, Int)] = [], settings: GazeNet.TrainingSettings,
+                     rate: Float, saliencyRate: Float, rng: inout SplitMix64) throws -> Float {
+        let trainable = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
+        model.zeroGradients()
+        let (output, cache) = model.forward(images, training: settings, rng: &rng)
+        let (loss, dSquared) = meanSquaredError(output.gazeCm, targets)
+        // A diverged run stops here, before a non-finite model is saved or announced.
+        guard loss.isFinite else { throw TrainingError("the loss became \(loss): training diverged (lower --lr, or check the data)") }
+        var dGaze = dSquared
+        if options.pairLossWeight > 0, !pairs.isEmpty {
+            let (_, dPaired) = pairedDifferenceError(output.gazeCm, targets, pairs: pairs)
+            dGaze = Elementwise.add(dGaze, Elementwise.map(dPaired) { $0 * options.pairLossWeight })
+        }
+        model.backward(dGaze, cache)
+        clipGradients(trainable, maximum: options.clipNorm)
+        optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyRate : rate }
+        return loss
     }
 
     /// Adjacent rows of one recording, taken greedily from the front (a frame the loader dropped

@@ -160,3 +160,4 @@ Image.fromarray((pixels[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(
 save_file({"pixels": pixels.contiguous(), "gaze_cm": out["gaze_cm"].contiguous(), "presence": out["presence"].contiguous()},
           prefix + ".io.safetensors")
 print("presence model: gaze", out["gaze_cm"].tolist(), "presence", out["presence"].tolist())
+

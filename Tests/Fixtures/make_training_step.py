@@ -1,0 +1,52 @@
+"""Regenerates Tests/Fixtures/model/trainstep_*.safetensors from training/recipe.py (PyTorch).
+
+    .venv-ref/bin/python Tests/Fixtures/make_training_step.py
+"""
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "..", "training"))
+import foveal_model  # noqa: E402
+
+# One training step of training/recipe.py (the PyTorch trainer), which a step of `foveal train`
+# must take too: a small model, three smooth 8-bit frames (a random-noise frame makes the
+# saliency gradients ill-conditioned, see float64_outputs), their labels, and after the step the
+# loss, the clipped gradients, the weights and the BatchNorm running statistics. Case "e2e" trains
+# the saliency path at its own rate; case "blur" freezes it and blurs (the warm-up). The clip is
+# below the gradient norm, so clipping is exercised.
+import recipe  # noqa: E402
+
+step_config = {"task_size": 64, "saliency_size": 48, "depth": 10, "saliency_width": 8,
+               "alex_widths": [8, 16, 24, 16, 16], "hidden": 32, "range_cm": 30.0, "sampler": True}
+yy, xx = torch.meshgrid(torch.arange(72.0), torch.arange(96.0), indexing="ij")
+frames = []
+for k in range(3):
+    cx, cy = 30 + 15 * k, 30 + 5 * k
+    blob = torch.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 60) + torch.exp(-((xx - cx - 20) ** 2 + (yy - cy) ** 2) / 60)
+    frames.append(torch.stack([60 + 2 * xx, 80 + 1.5 * yy + 40 * k, 120 + 110 * blob - xx], -1))
+step_pixels = torch.stack(frames).round().clamp(0, 255).to(torch.uint8)
+step_labels = torch.tensor([[3.0, -4.0], [-6.5, 2.0], [1.0, -12.0]])
+for case, settings in {"e2e": dict(saliency_lr=2e-4, blur=None), "blur": dict(saliency_lr=0.0, blur=40)}.items():
+    torch.manual_seed(31)
+    net = foveal_model.FovealGazeNet.from_config(step_config)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1); m.running_var.uniform_(0.5, 1.5)
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    before = {k: v.clone().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
+    forward = recipe.TrainingForward(net.train(), settings["saliency_lr"] > 0)
+    optimizer = recipe.make_optimizer(net, "adam", 1e-3, settings["saliency_lr"], 0.0)
+    mse, _, norm = recipe.train_step(forward, optimizer, step_pixels, step_labels, rate=1e-3,
+                                     saliency_rate=settings["saliency_lr"], clip=1.0, blur_side=settings["blur"])
+    after = {"after." + k: v.clone().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
+    grads = {"grad." + k: p.grad.contiguous() for k, p in net.named_parameters() if p.grad is not None}
+    meta = {"config": foveal_model.config_json(step_config), "lr": "1e-3", "saliency_lr": str(settings["saliency_lr"]),
+            "clip": "1.0", "blur_side": str(settings["blur"] or 0), "norm": str(norm)}
+    save_file({**before, **after, **grads, "pixels": step_pixels.float().contiguous(), "labels": step_labels,
+               "loss": torch.tensor([mse])}, os.path.join(here, "model", f"trainstep_{case}.safetensors"), metadata=meta)
+    print(f"training step {case}: loss {mse:.4f}, gradient norm {norm:.3f} (clipped to 1)")
