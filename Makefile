@@ -6,7 +6,7 @@ TEST_PACKAGES := chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_VENV := .venv-ref
 
-.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera bench-training fuzz kill-test soak
+.PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera bench-training fuzz kill-test soak test-distributed
 
 ## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg, libv4l2, SQLite, zlib) if missing.
 deps:
@@ -67,6 +67,11 @@ devices:
 ## test-camera: the capture module against the kernel's vivid driver in a qemu VM (Tests/vivid/run.sh).
 test-camera: release
 	Tests/vivid/run.sh .build/release/foveal
+
+## test-distributed: the PyTorch trainer (training/) under torchrun, 2 gloo processes on the CPU: the same
+## weights as 1 process, validation falling, and the model loading in foveal eval (about 7 minutes).
+test-distributed: release venv
+	training/test_distributed.sh .build/release/foveal $(PYTHON_VENV)/bin/python
 
 ## bench-training: Foveal vs PyTorch training throughput, compact model, batch 64, 2 threads.
 bench-training: release venv

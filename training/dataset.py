@@ -116,24 +116,26 @@ def decode_jpeg(path):
         raise DatasetError(f"{path}: {e}") from None
 
 
-def jitter(pixels, contrast, shift):
-    """Foveal's brightness and contrast jitter on uint8 (.., H, W, 3): (v - 128) c + 128 + shift, rounded
-    half away from zero like Swift's rounded(), clamped to a byte."""
-    v = (pixels.float() - 128) * contrast + 128 + shift
-    return (torch.sign(v) * torch.floor(v.abs() + 0.5)).clamp(0, 255).to(torch.uint8)
+def finish(pixels, contrast, shift, flip):
+    """Jitter and mirror a batch (B, H, W, 3) on whatever device it is: Foveal's augmentation."""
+    v = (pixels.float() - 128) * contrast[:, None, None, None] + 128 + shift[:, None, None, None]
+    v = (torch.sign(v) * torch.floor(v.abs() + 0.5)).clamp(0, 255).to(torch.uint8)
+    return torch.where(flip[:, None, None, None], v.flip(2), v)
 
 
 class FrameBatches(torch.utils.data.Dataset):
-    """Item k is global batch k of the epoch, as this process's share: uint8 frames (b, H, W, 3),
-    labels (b, 2) with mirrored frames' x negated, the valid flags and families, and the batch's
-    global size. Decoding runs in DataLoader worker processes.
+    """Item k is global batch k of the epoch, as this process's share: uint8 frames (b, H, W, 3)
+    jittered and mirrored (or, with `decode` False, the JPEG bytes and the augmentation to apply
+    after decoding them elsewhere, e.g. on the GPU), labels (b, 2) with mirrored frames' x negated,
+    the valid flags and families, and the batch's global size. Decoding runs in DataLoader worker
+    processes.
 
     `set_epoch` fixes the plan; every process computes the same plan from (seed, epoch)."""
 
     def __init__(self, frames, batch_size, rank=0, world=1, seed=1, augment=True, mirror=False,
-                 brightness=20.0, contrast=0.2, sizes=None):
+                 brightness=20.0, contrast=0.2, sizes=None, decode=True):
         self.frames, self.batch_size, self.rank, self.world = frames, batch_size, rank, world
-        self.seed, self.augment, self.mirror = seed, augment, mirror
+        self.seed, self.augment, self.mirror, self.decode = seed, augment, mirror, decode
         self.brightness, self.contrast = brightness, contrast
         self.sizes = sizes if sizes is not None else _sizes_by_recording(frames)
         self.set_epoch(0)
@@ -146,26 +148,29 @@ class FrameBatches(torch.utils.data.Dataset):
         return len(self.plan)
 
     def __getitem__(self, k):
-        batch = self.plan[k]
-        mine = share(batch, self.rank, self.world)
+        mine = share(self.plan[k], self.rank, self.world)
         # One generator per (seed, epoch, frame): a frame's jitter and mirroring do not depend on
         # which process or worker loads it, so 1 and N processes see identical batches.
-        pixels, labels = [], []
+        contrast, shift, flip = [], [], []
         for i in mine:
-            f = self.frames[i]
-            img = torch.from_numpy(decode_jpeg(f.path).copy())
             g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
             u = torch.rand(3, generator=g, dtype=torch.float64).tolist()
-            flip = self.mirror and u[0] < 0.5
-            if self.augment:
-                img = jitter(img, 1 - self.contrast + 2 * self.contrast * u[1], -self.brightness + 2 * self.brightness * u[2])
-            if flip:
-                img = img.flip(1)
-            pixels.append(img)
-            labels.append((-f.x_cm if flip else f.x_cm, f.y_cm))
-        return {"pixels": torch.stack(pixels) if pixels else torch.zeros(0, 1, 1, 3, dtype=torch.uint8), "labels": torch.tensor(labels, dtype=torch.float32).reshape(-1, 2),
-                "valid": torch.tensor([self.frames[i].valid for i in mine]), "families": [self.frames[i].family for i in mine],
-                "global_size": len(batch), "indices": mine}
+            flip.append(self.mirror and u[0] < 0.5)
+            contrast.append(1 - self.contrast + 2 * self.contrast * u[1] if self.augment else 1.0)
+            shift.append(-self.brightness + 2 * self.brightness * u[2] if self.augment else 0.0)
+        item = {"labels": torch.tensor([(-self.frames[i].x_cm if f else self.frames[i].x_cm, self.frames[i].y_cm)
+                                        for i, f in zip(mine, flip)], dtype=torch.float32).reshape(-1, 2),
+                "valid": torch.tensor([self.frames[i].valid for i in mine], dtype=torch.bool),
+                "families": [self.frames[i].family for i in mine], "global_size": len(self.plan[k]), "indices": mine,
+                "contrast": torch.tensor(contrast), "shift": torch.tensor(shift), "flip": torch.tensor(flip, dtype=torch.bool)}
+        if not self.decode:
+            item["jpeg"] = [torch.frombuffer(bytearray(open(self.frames[i].path, "rb").read()), dtype=torch.uint8) for i in mine]
+        elif mine:
+            pixels = torch.stack([torch.from_numpy(decode_jpeg(self.frames[i].path).copy()) for i in mine])
+            item["pixels"] = finish(pixels, item["contrast"], item["shift"], item["flip"])
+        else:
+            item["pixels"] = torch.zeros(0, 1, 1, 3, dtype=torch.uint8)
+        return item
 
 
 def _sizes_by_recording(frames):

@@ -10,11 +10,16 @@ does the same on any backend with differentiable all-reduces, so a 2-process CPU
 very step a 1-process run takes.
 """
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 import torch.nn as nn
+
+# torch.distributed.nn.functional.all_reduce is the documented differentiable all-reduce; its
+# suggested successor is a private module.
+warnings.filterwarnings("ignore", message=".*torch.distributed.nn.functional.all_reduce is deprecated.*")
 
 
 class World:

@@ -55,7 +55,12 @@ class TrainingForward(nn.Module):
                 net.saliency.eval()
                 with torch.no_grad():
                     s = self.saliency_map(image)
-            j, _ = net.sampler(image, s, net.task_size, net.task_size)
+            # The grid (Eqs. 2-3) is a weighted mean of coordinates: in bfloat16 its 8-bit mantissa
+            # would misplace samples by several pixels, so it and the resampling stay in float32.
+            with torch.autocast(image.device.type, enabled=False):
+                j, _ = net.sampler(image.float() if image.dtype != torch.float64 else image,
+                                   s.to(image.dtype if image.dtype == torch.float64 else torch.float32),
+                                   net.task_size, net.task_size)
         else:
             j = F.adaptive_avg_pool2d(image, (net.task_size, net.task_size))
         if blur_side is not None:

@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+import warnings
 
 import torch
 from safetensors import safe_open
@@ -34,6 +35,10 @@ import dataset as D  # noqa: E402
 import recipe  # noqa: E402
 from distributed import World, share_batch_norm  # noqa: E402
 from foveal_model import FovealGazeNet, config_json  # noqa: E402
+
+# DistributedDataParallel warns that a 1x1 convolution's gradient has other strides than its
+# bucket (a copy, not an error).
+warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
 
 # Foveal's presets (Sources/FovealModel/ModelConfig.swift).
 PRESETS = {
@@ -78,8 +83,11 @@ def parse(argv=None):
     p.add_argument("--validation-limit", type=int, help="at most N validation frames")
     p.add_argument("--workers", type=int, default=4, help="JPEG-decoding worker processes per training process")
     p.add_argument("--decode", choices=("workers", "gpu"), default="workers",
-                   help="where JPEGs are decoded: worker processes, or on the GPU (torchvision.io.decode_jpeg)")
+                   help="where JPEGs are decoded: worker processes, or on the GPU (torchvision.io.decode_jpeg; "
+                        "the workers then only read the files)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: autocast on the GPU")
+    p.add_argument("--float64", action="store_true",
+                   help="compute in float64 (CPU; for parity checks, where float32 rounding would blur the comparison)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, help="intra-op threads per process (CPU)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
@@ -159,7 +167,8 @@ def validate(world, net, frames, batch, workers):
         for item in torch.utils.data.DataLoader(data, batch_size=None, num_workers=workers):
             if len(item["labels"]) == 0:
                 continue
-            out = net(recipe.normalise(item["pixels"].to(world.device)))["gaze_cm"].float().cpu()
+            image = recipe.normalise(item["pixels"].to(world.device), next(net.parameters()).dtype)
+            out = net(image)["gaze_cm"].float().cpu()
             err = (out - item["labels"]).norm(dim=1).double()
             for e, fam in zip(err, item["families"]):
                 sums[families.index(fam), 0] += e
@@ -187,7 +196,8 @@ def pretrain_saliency(world, a, forward, train):
             h, w = pixels.shape[1:3]
             targets = torch.stack([recipe.eye_target(train[i].eyes, w, h) for i in item["indices"]]).to(world.device)
             opt.zero_grad(set_to_none=True)
-            kl, _ = recipe.pretraining_loss(forward, recipe.normalise(pixels.to(world.device)), targets)
+            image = recipe.normalise(pixels.to(world.device), next(net.parameters()).dtype)
+            kl, _ = recipe.pretraining_loss(forward, image, targets.to(image.dtype))
             (kl * len(pixels) * world.size / item["global_size"]).backward()
             for p in params:
                 if world.size > 1 and p.grad is not None:
@@ -195,10 +205,10 @@ def pretrain_saliency(world, a, forward, train):
                     p.grad /= world.size
             recipe.clip_gradients(params, a.clip)
             opt.step()
-            first = float(kl) if first is None else first
+            first = float(kl.detach()) if first is None else first
             step += 1
         epoch += 1
-    log(world, f"saliency pretraining: {step} steps, KL {first:.3f} -> {float(kl):.3f} (first process's share)")
+    log(world, f"saliency pretraining: {step} steps, KL {first:.3f} -> {float(kl.detach()):.3f} (first process's share)")
 
 
 def main(argv=None):
@@ -225,10 +235,14 @@ def main(argv=None):
     train_saliency = config.get("sampler", True) and saliency_lr > 0
     if world.size > 1 and train_saliency:
         net = share_batch_norm(net, world.device)
-    net = net.to(world.device).train()
+    net = net.to(world.device, torch.float64 if a.float64 else torch.float32).train()
     forward = recipe.TrainingForward(net, train_saliency)
 
-    data = D.FrameBatches(train, a.batch, world.rank, world.size, seed=a.seed, augment=not a.no_augment, mirror=a.mirror)
+    gpu_decoding = a.decode == "gpu" and world.device.type == "cuda"
+    if a.decode == "gpu" and not gpu_decoding:
+        log(world, "--decode gpu: not training on a GPU, decoding in worker processes")
+    data = D.FrameBatches(train, a.batch, world.rank, world.size, seed=a.seed, augment=not a.no_augment, mirror=a.mirror,
+                          decode=not gpu_decoding)
     steps_per_epoch = len(data)
     total = steps_per_epoch * a.epochs if a.max_steps is None else min(a.max_steps, steps_per_epoch * a.epochs)
     log(world, f"{world.size} process(es) on {world.device.type}; {len(train)} training frames, {len(val)} validation frames, "
@@ -241,18 +255,22 @@ def main(argv=None):
     if a.resume:
         if not os.path.exists(state_path):
             raise SystemExit(f"error: {state_path}: nothing to resume")
-        state = torch.load(state_path, map_location=world.device, weights_only=True)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step, best, history = state["epoch"], state["step"], state["best"], state.get("history", [])
+        try:
+            state = torch.load(state_path, map_location=world.device, weights_only=True)
+            net.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch, step, best, history = int(state["epoch"]), int(state["step"]), float(state["best"]), state.get("history", [])
+        except Exception as e:  # a truncated file, another model's state, missing keys
+            raise SystemExit(f"error: {state_path}: cannot resume from it: {str(e).splitlines()[0]}")
+        if not (0 <= start_epoch <= a.epochs and step >= 0):
+            raise SystemExit(f"error: {state_path}: epoch {start_epoch} and step {step} do not fit --epochs {a.epochs}")
         log(world, f"resumed at epoch {start_epoch}, step {step}")
     elif a.pretrain_steps > 0 and config.get("sampler", True):
         pretrain_saliency(world, a, forward, [f for f in train if f.valid])
 
     model = forward
     if world.size > 1:
-        model = DistributedDataParallel(forward, device_ids=[world.device.index] if world.device.type == "cuda" else None,
-                                        broadcast_buffers=False)
+        model = DistributedDataParallel(forward, device_ids=[world.device.index] if world.device.type == "cuda" else None)
     autocast = torch.bfloat16 if a.precision == "bf16" and world.device.type == "cuda" else None
 
     def save(epoch, validation):
@@ -274,6 +292,12 @@ def main(argv=None):
             w.writerows([[h["epoch"], h["steps"], f"{h['train_mse']:.5f}", f"{h['validation_cm']:.4f}",
                           f"{h['images_per_second']:.1f}", f"{h['seconds']:.1f}", f"{h['lr']:.6g}"] for h in history])
 
+    if not a.resume and val:
+        # The starting point, so the log shows validation falling from it.
+        validation, per = validate(world, net, val, a.batch, a.workers)
+        history.append({"epoch": 0, "steps": 0, "train_mse": math.nan, "validation_cm": validation,
+                        "images_per_second": 0.0, "seconds": 0.0, "lr": 0.0})
+        log(world, f"before training: validation {validation:.3f} cm (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items())) + ")")
     epoch = start_epoch
     while epoch < a.epochs and step < total:
         data.set_epoch(epoch)
@@ -286,7 +310,7 @@ def main(argv=None):
             # The blur side is drawn from (seed, step): the same on every process, and after --resume.
             u = random.Random(a.seed * 1_000_003 + step).random()
             blur = int(config["task_size"] / 4 + u * (config["task_size"] * 3 / 4 + 1)) if epoch < a.blur_epochs else None
-            pixels = item["pixels"].to(world.device, non_blocking=True)
+            pixels = frames_on_device(item, world.device)
             labels = item["labels"].to(world.device)
             valid = item["valid"].to(world.device)
             counts = world.sum(torch.tensor([float(valid.sum()), float(len(valid))], device=world.device))
@@ -315,6 +339,16 @@ def main(argv=None):
         save(epoch, math.inf)
     world.barrier()
     world.close()
+
+
+def frames_on_device(item, device):
+    """The batch's augmented frames on the training device: decoded there from the JPEG bytes
+    (torchvision.io.decode_jpeg, nvJPEG on a GPU) when the workers only read them."""
+    if "pixels" in item:
+        return item["pixels"].to(device, non_blocking=True)
+    from torchvision.io import decode_jpeg
+    pixels = torch.stack(decode_jpeg(item["jpeg"], device=device)).permute(0, 2, 3, 1)
+    return D.finish(pixels, item["contrast"].to(device), item["shift"].to(device), item["flip"].to(device))
 
 
 def world_mean(total, count):
