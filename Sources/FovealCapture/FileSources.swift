@@ -133,20 +133,26 @@ public final class Y4MSource: FrameSource {
         let size = width * height + 2 * cw * ch
         let data = handle.readData(ofLength: size)
         guard data.count == size else { throw CaptureError(.badFile, path, "frame \(position) is truncated (\(data.count) of \(size) bytes)") }
-        var image = RGBImage(width: width, height: height)
+        var image = RGBImage(uninitializedWidth: width, height: height)
+        // Row by row, the layout decided once: a 1080p frame is 2 M pixels, 30 times a second.
+        let (mono, full) = (chroma == "mono", chroma == "444")
         data.withUnsafeBytes { raw in
             let y = raw.bindMemory(to: UInt8.self).baseAddress!, u = y + width * height, v = u + cw * ch
-            image.pixels.withUnsafeMutableBufferPointer { out in
-                for row in 0..<height {
-                    for col in 0..<width {
-                        let (cb, cr): (UInt8, UInt8)
-                        if chroma == "mono" {
-                            (cb, cr) = (128, 128)
+            let width = width
+            image.pixels.withUnsafeMutableBufferPointer { pixels in
+                let base = pixels.baseAddress!
+                YCbCr.inBands(height) { rows in
+                    for row in rows {
+                        let luma = y + row * width, out = base + row * width * 3
+                        if mono {
+                            for col in 0..<width { YCbCr.rgb(luma[col], 128, 128, into: out + col * 3) }
+                        } else if full {
+                            let (cb, cr) = (u + row * width, v + row * width)
+                            for col in 0..<width { YCbCr.rgb(luma[col], cb[col], cr[col], into: out + col * 3) }
                         } else {
-                            let at = chroma == "444" ? row * width + col : (row / 2) * cw + col / 2
-                            (cb, cr) = (u[at], v[at])
+                            let (cb, cr) = (u + (row / 2) * cw, v + (row / 2) * cw)
+                            for col in 0..<width { YCbCr.rgb(luma[col], cb[col / 2], cr[col / 2], into: out + col * 3) }
                         }
-                        YCbCr.rgb(y[row * width + col], cb, cr, into: out.baseAddress! + (row * width + col) * 3)
                     }
                 }
             }

@@ -53,15 +53,24 @@ public final class MJPEGSource: FrameSource {
 
     /// Where the JPEG starting at `start` ends (just past its EOI marker), by its segments:
     /// marker segments carry their length; after a start of scan, entropy-coded data runs to the
-    /// next marker that is not a stuffed 0xFF00 or a restart marker.
+    /// next marker that is not a stuffed 0xFF00 or a restart marker. The scan over the
+    /// entropy-coded data (most of a frame's bytes) jumps from 0xFF to 0xFF with memchr.
     static func frameEnd(_ data: Data, from start: Int, frame: Int, path: String) throws -> Int {
-        func fail(_ problem: String) -> CaptureError { CaptureError(.badFile, path, "frame \(frame) (byte \(start - data.startIndex)): \(problem)") }
-        let end = data.endIndex
+        let base = data.startIndex
+        return try data.withUnsafeBytes { bytes in
+            try base + frameEnd(bytes, from: start - base, frame: frame, path: path)
+        }
+    }
+
+    /// `frameEnd` on raw bytes; offsets count from the buffer's start.
+    static func frameEnd(_ data: UnsafeRawBufferPointer, from start: Int, frame: Int, path: String) throws -> Int {
+        func fail(_ problem: String) -> CaptureError { CaptureError(.badFile, path, "frame \(frame) (byte \(start)): \(problem)") }
+        let end = data.count
         guard start + 1 < end, data[start] == 0xff, data[start + 1] == 0xd8 else { throw fail("expected a JPEG start (FF D8)") }
         var i = start + 2
         while true {
             guard i < end else { throw fail("truncated (no end of image)") }
-            guard data[i] == 0xff else { throw fail("expected a marker at byte \(i - data.startIndex)") }
+            guard data[i] == 0xff else { throw fail("expected a marker at byte \(i)") }
             while i < end, data[i] == 0xff { i += 1 }  // fill bytes
             guard i < end else { throw fail("truncated (no end of image)") }
             let marker = data[i]
@@ -81,8 +90,11 @@ public final class MJPEGSource: FrameSource {
                 guard marker == 0xda else { continue }
                 // Entropy-coded data up to the next real marker.
                 while true {
-                    guard i + 1 < end else { throw fail("truncated (no end of image)") }
-                    if data[i] == 0xff, data[i + 1] != 0, !(0xd0...0xd7).contains(data[i + 1]), data[i + 1] != 0xff { break }
+                    guard i + 1 < end, let base = data.baseAddress,
+                          let hit = memchr(base + i, 0xff, end - 1 - i) else { throw fail("truncated (no end of image)") }
+                    i = base.distance(to: UnsafeRawPointer(hit))
+                    let next = data[i + 1]
+                    if next != 0, !(0xd0...0xd7).contains(next), next != 0xff { break }
                     i += 1
                 }
             }

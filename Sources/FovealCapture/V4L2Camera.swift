@@ -154,13 +154,17 @@ public final class V4L2Camera: FrameSource {
             guard bytesUsed >= bytesPerLine * (h - 1) + w * 2 else {
                 throw CaptureError(.failed, path, "short frame: \(bytesUsed) bytes for \(w)x\(h) YUYV")
             }
+            let stride = bytesPerLine
             image.pixels.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<h {
-                    let line = bytes + y * bytesPerLine
-                    for x in stride(from: 0, to: w - 1, by: 2) {
-                        let (y0, u, y1, v) = (line[x * 2], line[x * 2 + 1], line[x * 2 + 2], line[x * 2 + 3])
-                        YCbCr.rgb(y0, u, v, into: dst.baseAddress! + (y * w + x) * 3)
-                        YCbCr.rgb(y1, u, v, into: dst.baseAddress! + (y * w + x + 1) * 3)
+                let out = dst.baseAddress!
+                YCbCr.inBands(h) { rows in
+                    for y in rows {
+                        let line = bytes + y * stride
+                        for x in Swift.stride(from: 0, to: w - 1, by: 2) {
+                            let (y0, u, y1, v) = (line[x * 2], line[x * 2 + 1], line[x * 2 + 2], line[x * 2 + 3])
+                            YCbCr.rgb(y0, u, v, into: out + (y * w + x) * 3)
+                            YCbCr.rgb(y1, u, v, into: out + (y * w + x + 1) * 3)
+                        }
                     }
                 }
             }
@@ -347,13 +351,32 @@ public enum FourCC {
     }
 }
 
-/// BT.601 video-range YCbCr to RGB (what webcams' YUYV and ffmpeg's yuv420p hold).
+/// BT.601 video-range YCbCr to RGB (what webcams' YUYV and ffmpeg's yuv420p hold), in 16-bit
+/// fixed point with wrapping arithmetic: no rounding calls and no overflow checks (none can
+/// overflow: the largest term is 132186 * 127), so a frame's loop runs branch-free.
 public enum YCbCr {
     @inline(__always)
     public static func rgb(_ y: UInt8, _ cb: UInt8, _ cr: UInt8, into out: UnsafeMutablePointer<UInt8>) {
-        let c = 1.164 * (Float(y) - 16), d = Float(cb) - 128, e = Float(cr) - 128
-        out[0] = UInt8(max(0, min(255, (c + 1.596 * e).rounded())))
-        out[1] = UInt8(max(0, min(255, (c - 0.392 * d - 0.813 * e).rounded())))
-        out[2] = UInt8(max(0, min(255, (c + 2.017 * d).rounded())))
+        // 1.164, 1.596, 0.392, 0.813 and 2.017 times 65536; 32768 rounds half up.
+        let c = 76284 &* (Int32(y) &- 16) &+ 32768, d = Int32(cb) &- 128, e = Int32(cr) &- 128
+        out[0] = byte((c &+ 104595 &* e) >> 16)
+        out[1] = byte((c &- 25690 &* d &- 53281 &* e) >> 16)
+        out[2] = byte((c &+ 132186 &* d) >> 16)
+    }
+
+    @inline(__always) static func byte(_ v: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(255, max(0, v))) }
+
+    /// Runs `rows` for bands of `height` rows on the cores: converting a 1080p frame is 2 M
+    /// pixels, 30 times a second, ahead of the model.
+    public static func inBands(_ height: Int, _ rows: (Range<Int>) -> Void) {
+        let bands = min(8, max(1, height / 64))
+        // The bands write disjoint rows of one buffer.
+        withoutActuallyEscaping(rows) { rows in
+            nonisolated(unsafe) let rows = rows
+            DispatchQueue.concurrentPerform(iterations: bands) { k in
+                rows(height * k / bands..<height * (k + 1) / bands)
+            }
+        }
     }
 }
+

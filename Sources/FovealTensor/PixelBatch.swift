@@ -44,11 +44,14 @@ extension AdaptiveAvgPool2D {
             output.withUnsafeMutableBufferPointer { y in
                 let (src, dst) = (UncheckedSendable(px.baseAddress!), UncheckedSendable(y.baseAddress!))
                 parallelChunks(n * oh, minimumChunk: 4) { range in
-                    var line = [Float](repeating: 0, count: w * 3)  // the window's rows summed
+                    // The window's rows summed. A raw buffer, so the loop over a 1080p frame's
+                    // bytes (the one full pass the saliency input costs) vectorises.
+                    let line = UnsafeMutableBufferPointer<Float>.allocate(capacity: w * 3)
+                    defer { line.deallocate() }
                     for task in range {
                         let b = task / oh, oy = task % oh
                         let frame = src.value + b * h * w * 3
-                        for i in 0..<(w * 3) { line[i] = 0 }
+                        line.update(repeating: 0)
                         for iy in rows[oy] {
                             let row = frame + iy * w * 3
                             for i in 0..<(w * 3) { line[i] += Float(row[i]) }

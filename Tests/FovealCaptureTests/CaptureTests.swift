@@ -131,9 +131,12 @@ import Testing
         return ["RGB3", "YUYV"].map { CameraMode(pixelFormat: $0, width: w, height: h, framesPerSecond: [5, fps]) }
     }
 
-    @Test func prefersGazeCapturesFrameSizeAndTheBestRateUpTo30() {
-        #expect(negotiate(vivid) == NegotiatedMode(pixelFormat: "RGB3", width: 640, height: 480, framesPerSecond: 25))
-        #expect(negotiate(vivid, framesPerSecond: 30)?.framesPerSecond == 25)
+    @Test func prefersHDAtVividsRateAndTheBestRateUpTo30() {
+        // No HD mode reaches 25 fps; 720p at 12.5 beats 640x480 at 25.
+        #expect(negotiate(vivid) == NegotiatedMode(pixelFormat: "RGB3", width: 1280, height: 720, framesPerSecond: 12.5))
+        #expect(negotiate(vivid)?.summary == "1280x720 RGB24 at 12.5 fps")
+        #expect(negotiate(vivid, size: (640, 480)) == NegotiatedMode(pixelFormat: "RGB3", width: 640, height: 480, framesPerSecond: 25))
+        #expect(negotiate(vivid, size: (640, 480), framesPerSecond: 30)?.framesPerSecond == 25)
         #expect(negotiate(vivid, size: (1280, 720))?.width == 1280)
         #expect(negotiate(vivid, size: (1200, 700))?.width == 1280)   // nearest area
         #expect(negotiate(vivid, size: (320, 180), framesPerSecond: 5)?.framesPerSecond == 5)
@@ -169,6 +172,10 @@ import Testing
         #expect(negotiate(fourK)?.width == 1920)
         let slow = Self.webcam(yuyv: [(640, 480, 15), (1280, 720, 10)], mjpeg: [])
         #expect(negotiate(slow) == NegotiatedMode(pixelFormat: "YUYV", width: 640, height: 480, framesPerSecond: 15))
+        // Uncompressed 720p at 10 fps is below the HD floor: 640x480 at 30; at 15 fps it is not.
+        #expect(negotiate(Self.webcam(mjpeg: []))?.width == 640)
+        #expect(negotiate(Self.webcam(yuyv: [(640, 480, 30), (1280, 720, 15), (1920, 1080, 5)], mjpeg: []))
+                == NegotiatedMode(pixelFormat: "YUYV", width: 1280, height: 720, framesPerSecond: 15))
         // --size and --pixel-format still decide.
         #expect(negotiate(Self.webcam(), size: (640, 480)) == NegotiatedMode(pixelFormat: "YUYV", width: 640, height: 480, framesPerSecond: 30))
         #expect(negotiate(Self.webcam(), size: (1280, 720))?.pixelFormat == "MJPG")
