@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CHalf"),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -31,7 +32,7 @@ let package = Package(
         // A frame's journey, from the bottom up: tensors, files, geometry, the network; the dataset
         // format and the frame sources; the store; evaluation and training above dataset and model;
         // the live loop and calibration session above capture, model and store; the service; the CLI.
-        .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc"]),
+        .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc", "CHalf"]),
         .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG", "CZlib"]),
         .target(name: "FovealGeometry"),
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO", "FovealGeometry"]),

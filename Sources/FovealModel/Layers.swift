@@ -79,6 +79,9 @@ public struct BatchNormLayer: Sendable {
 public struct LinearLayer: Sendable {
     public let weight: Parameter  // (out, in)
     public let bias: Parameter    // (out)
+    /// The weights in 16 bits for inference (`GazeNet.withFullyConnected`); training and
+    /// backward keep using `weight`.
+    public var halfPrecision: HalfPrecisionMatrix?
 
     public init(_ p: ParameterReader, in cin: Int, out cout: Int) throws {
         weight = try p("weight", [cout, cin], .weight(fanIn: cin))
@@ -89,6 +92,7 @@ public struct LinearLayer: Sendable {
 
     /// `relu` fuses the ReLU that follows; `keep` returns the cache for backward.
     public func forward(_ x: Tensor, relu: Bool = false, keep: Bool) -> (Tensor, Cache?) {
+        if !keep, let halfPrecision { return (Linear.forward(x, weight: halfPrecision, bias: bias.value, relu: relu), nil) }
         let y = Linear.forward(x, weight: weight.value, bias: bias.value, relu: relu)
         return (y, keep ? Cache(input: x, output: relu ? y : nil) : nil)
     }

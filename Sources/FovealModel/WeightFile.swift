@@ -86,3 +86,14 @@ extension GazeNet {
         })
     }
 }
+
+extension GazeNet {
+    /// Runs AlexNet's three fully connected layers on 16-bit copies of their weights, or on the
+    /// float32 weights again with nil. Inference only: training, saving and the model's identity
+    /// use the float32 weights, which stay.
+    public mutating func useFullyConnected(_ format: HalfPrecisionMatrix.Format?) {
+        for i in task.linear.indices {
+            task.linear[i].halfPrecision = format.map { HalfPrecisionMatrix(task.linear[i].weight.value, format: $0) }
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import FovealCalibration
 import FovealCapture
 import FovealModel
+import FovealTensor
 import GazeCapture
 import MPIIFaceGaze
 
@@ -19,10 +20,30 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model weights: a .safetensors file with the configuration in its metadata (default: the shipped model, or $FOVEAL_MODEL).")
     var weights: String?
 
+    @Option(help: "Precision of AlexNet's fully connected weights at inference: f32 (the reference), or bf16 or f16 (half the bytes to stream, faster on large models; the error they add: docs/engineering.md).")
+    var fcPrecision: FullyConnectedPrecision = .f32
+
     /// The weight file's path.
     func path() throws -> String { try ShippedModel.resolve(weights) }
 
-    func load() throws -> GazeNet { try GazeNet(weightsAt: try path()) }
+    func load() throws -> GazeNet {
+        var net = try GazeNet(weightsAt: try path())
+        net.useFullyConnected(fcPrecision.format)
+        return net
+    }
+}
+
+/// The precision of the fully connected weights at inference (`--fc-precision`).
+enum FullyConnectedPrecision: String, ExpressibleByArgument, CaseIterable {
+    case f32, bf16, f16
+
+    var format: HalfPrecisionMatrix.Format? {
+        switch self {
+        case .f32: nil
+        case .bf16: .bf16
+        case .f16: .f16
+        }
+    }
 }
 
 /// Saliency reuse across video frames (shared by `track` and `serve`).
@@ -61,7 +82,7 @@ struct FrameSourceOptions: ParsableArguments {
     var camera: String?
     @Option(help: "A recording folder, a folder or glob of images, a .y4m file, or a Motion-JPEG file (.mjpeg/.mjpg).")
     var source: String?
-    @Option(help: "Camera frame size WIDTHxHEIGHT (default: the largest up to 1920x1080 that gives 25 fps).")
+    @Option(help: "Camera frame size WIDTHxHEIGHT (default: the largest up to 1920x1080 that gives 25 fps, else HD at 12 fps or more).")
     var size: String?
     @Option(help: "Camera pixel format (default: the cheapest to convert among those at the chosen size).")
     var pixelFormat: PixelFormat?

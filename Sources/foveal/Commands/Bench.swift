@@ -45,6 +45,9 @@ extension Foveal {
         @Flag(help: "With --config: the plain-AlexNet baseline (no saliency sampler).")
         var noSampler = false
 
+        @Option(help: "Precision of AlexNet's fully connected weights (f32, bf16, f16).")
+        var fcPrecision: FullyConnectedPrecision = .f32
+
         func validate() throws {
             if (weights == nil) == (config == nil) { throw ValidationError("give exactly one of --weights and --config") }
             if parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
@@ -149,10 +152,16 @@ extension Foveal {
         }
 
         private func loadModel() throws -> GazeNet {
-            if let weights { return try GazeNet(weightsAt: weights) }
-            var modelConfig = try ModelConfig.named(config!)
-            if noSampler { modelConfig.sampler = false }
-            return try GazeNet(config: modelConfig, seed: 1)
+            var net: GazeNet
+            if let weights {
+                net = try GazeNet(weightsAt: weights)
+            } else {
+                var modelConfig = try ModelConfig.named(config!)
+                if noSampler { modelConfig.sampler = false }
+                net = try GazeNet(config: modelConfig, seed: 1)
+            }
+            net.useFullyConnected(fcPrecision.format)
+            return net
         }
     }
 }

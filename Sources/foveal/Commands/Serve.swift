@@ -56,7 +56,8 @@ extension Foveal {
                     throw CommandFailure("--host \(host) exposes gaze beyond this machine: give --token or set FOVEAL_TOKEN")
                 }
                 let weightsPath = try model.path()
-                let net = try GazeNet(weightsAt: weightsPath)
+                var net = try GazeNet(weightsAt: weightsPath)
+                net.useFullyConnected(model.fcPrecision.format)
                 configuration.modelPath = weightsPath
                 let c = net.config
                 configuration.modelConfig = "\(c.sampler ? "AlexNet + saliency sampler" : "AlexNet"), task input \(c.taskSize) px"
