@@ -97,25 +97,8 @@ extension Linear {
                     for start in stride(from: features.lowerBound, to: features.upperBound, by: tileRows) {
                         let rows = start..<min(features.upperBound, start + tileRows)
                         weight.widen(rows: rows, into: tile)
-                        for row in 0..<n {
-                            let out = ys.value + row * outFeatures + rows.lowerBound
-                            if let b = bs.value {
-                                b.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + rows.lowerBound, count: rows.count) }
-                            }
-                            if n == 1 {
-                                BLAS.gemv(m: rows.count, n: inFeatures, a: tile, x: xs.value, beta: bs.value == nil ? 0 : 1, y: out)
-                            }
-                        }
-                        if n > 1 {
-                            BLAS.gemm(transposeB: true, m: n, n: rows.count, k: inFeatures, a: xs.value, b: tile, ldb: inFeatures,
-                                      beta: bs.value == nil ? 0 : 1, c: ys.value + rows.lowerBound, ldc: outFeatures)
-                        }
-                        if relu {
-                            for row in 0..<n {
-                                let out = ys.value + row * outFeatures + rows.lowerBound
-                                for i in 0..<rows.count { out[i] = max(0, out[i]) }
-                            }
-                        }
+                        block(rows, n: n, inFeatures: inFeatures, outFeatures: outFeatures, x: xs.value, weight: tile,
+                              bias: bs.value, y: ys.value, relu: relu)
                     }
                 }
             }

@@ -16,33 +16,37 @@ public enum Linear {
                                         UncheckedSendable(y.baseAddress!))
                     let bs = UncheckedSendable(bias)
                     parallelChunks(outFeatures, minimumChunk: 64) { features in
-                        let w = ws.value + features.lowerBound * inFeatures
-                        for row in 0..<n {
-                            let out = ys.value + row * outFeatures + features.lowerBound
-                            if let b = bs.value {
-                                b.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + features.lowerBound, count: features.count) }
-                            }
-                            if n == 1 {
-                                BLAS.gemv(m: features.count, n: inFeatures, a: w, x: xs.value,
-                                          beta: bs.value == nil ? 0 : 1, y: out)
-                            }
-                        }
-                        if n > 1 {
-                            BLAS.gemm(transposeB: true, m: n, n: features.count, k: inFeatures,
-                                      a: xs.value, b: w, ldb: inFeatures,
-                                      beta: bs.value == nil ? 0 : 1, c: ys.value + features.lowerBound, ldc: outFeatures)
-                        }
-                        if relu {
-                            for row in 0..<n {
-                                let out = ys.value + row * outFeatures + features.lowerBound
-                                for i in 0..<features.count { out[i] = max(0, out[i]) }
-                            }
-                        }
+                        block(features, n: n, inFeatures: inFeatures, outFeatures: outFeatures, x: xs.value,
+                              weight: ws.value + features.lowerBound * inFeatures, bias: bs.value, y: ys.value, relu: relu)
                     }
                 }
             }
         }
         return output
+    }
+
+    /// Output features `features` of every row: y = x weight^T (+ bias) (then ReLU), `weight`
+    /// pointing at those features' rows. A matrix-vector product for one row, else a GEMM.
+    static func block(_ features: Range<Int>, n: Int, inFeatures: Int, outFeatures: Int, x: UnsafePointer<Float>,
+                      weight w: UnsafePointer<Float>, bias: Tensor?, y: UnsafeMutablePointer<Float>, relu: Bool) {
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for row in 0..<n { (y + row * outFeatures + features.lowerBound).update(from: b.baseAddress! + features.lowerBound, count: features.count) }
+            }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        if n == 1 {
+            BLAS.gemv(m: features.count, n: inFeatures, a: w, x: x, beta: beta, y: y + features.lowerBound)
+        } else {
+            BLAS.gemm(transposeB: true, m: n, n: features.count, k: inFeatures, a: x, b: w, ldb: inFeatures,
+                      beta: beta, c: y + features.lowerBound, ldc: outFeatures)
+        }
+        if relu {
+            for row in 0..<n {
+                let out = y + row * outFeatures + features.lowerBound
+                for i in 0..<features.count { out[i] = max(0, out[i]) }
+            }
+        }
     }
 }
 
