@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "MPIIFaceGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO", "FovealTensor"]),
-        .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "GazeCapture"]),
+        .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "FovealTensor", "GazeCapture"]),
         .target(name: "FovealCalibration", dependencies: ["FovealGeometry", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FovealEvaluation", dependencies: ["GazeCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealEvaluation", "FovealIO", "FovealTensor"]),

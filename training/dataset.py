@@ -133,16 +133,17 @@ class FrameBatches(torch.utils.data.Dataset):
     `set_epoch` fixes the plan; every process computes the same plan from (seed, epoch)."""
 
     def __init__(self, frames, batch_size, rank=0, world=1, seed=1, augment=True, mirror=False,
-                 brightness=20.0, contrast=0.2, sizes=None, decode=True):
+                 brightness=20.0, contrast=0.2, sizes=None, decode=True, keep_all=False):
         self.frames, self.batch_size, self.rank, self.world = frames, batch_size, rank, world
-        self.seed, self.augment, self.mirror, self.decode = seed, augment, mirror, decode
+        self.seed, self.augment, self.mirror, self.decode, self.keep_all = seed, augment, mirror, decode, keep_all
         self.brightness, self.contrast = brightness, contrast
         self.sizes = sizes if sizes is not None else _sizes_by_recording(frames)
         self.set_epoch(0)
 
     def set_epoch(self, epoch):
         self.epoch = epoch
-        self.plan = plan_batches(self.frames, self.sizes, self.batch_size, self.world, self.seed, epoch)
+        # Validation keeps every frame (a process may then get an empty share of the last batch).
+        self.plan = plan_batches(self.frames, self.sizes, self.batch_size, 1 if self.keep_all else self.world, self.seed, epoch)
 
     def __len__(self):
         return len(self.plan)

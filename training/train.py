@@ -93,9 +93,13 @@ def parse(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
     p.add_argument("--log-every", type=int, default=50)
     a = p.parse_args(argv)
-    for name in ("batch", "epochs", "workers", "log_every"):
-        if getattr(a, name) < (0 if name == "workers" else 1):
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    # Whole-number options and their least values; None where the option was not given.
+    least = {"batch": 1, "epochs": 1, "workers": 0, "log_every": 1, "max_steps": 1, "limit": 1, "validation_limit": 1,
+             "threads": 1, "pretrain_steps": 0, "blur_epochs": 0}
+    for name, minimum in least.items():
+        v = getattr(a, name)
+        if v is not None and v < minimum:
+            p.error(f"--{name.replace('_', '-')} must be at least {minimum}")
     for name in ("lr", "presence_weight", "weight_decay", "clip", "pretrain_lr"):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
@@ -156,12 +160,11 @@ def build_model(a):
     return net, config
 
 
-def validate(world, net, frames, batch, workers):
-    """Mean error in cm per family over the valid frames, shared across processes."""
-    families = sorted({f.family for f in frames})
+def validate(world, net, data, workers):
+    """Mean error in cm per family over `data` (a FrameBatches of the valid validation frames,
+    every frame kept), shared across processes."""
+    families = sorted({f.family for f in data.frames})
     sums = torch.zeros(len(families), 2, dtype=torch.float64)
-    data = D.FrameBatches(frames, batch, world.rank, world.size, augment=False)
-    data.plan = [b for b in D.plan_batches(frames, data.sizes, batch, 1, 0, 0)]
     net.eval()
     with torch.no_grad():
         for item in torch.utils.data.DataLoader(data, batch_size=None, num_workers=workers):
@@ -197,7 +200,7 @@ def pretrain_saliency(world, a, forward, train):
             targets = torch.stack([recipe.eye_target(train[i].eyes, w, h) for i in item["indices"]]).to(world.device)
             opt.zero_grad(set_to_none=True)
             image = recipe.normalise(pixels.to(world.device), next(net.parameters()).dtype)
-            kl, _ = recipe.pretraining_loss(forward, image, targets.to(image.dtype))
+            kl = recipe.pretraining_loss(forward, image, targets.to(image.dtype))
             (kl * len(pixels) * world.size / item["global_size"]).backward()
             for p in params:
                 if world.size > 1 and p.grad is not None:
@@ -224,10 +227,7 @@ def main(argv=None):
         val = D.read_split(a.data, "val")
     except D.DatasetError as e:
         raise SystemExit(f"error: {e}")
-    if a.limit:
-        train = train[:a.limit]
-    if a.validation_limit:
-        val = val[:a.validation_limit]
+    train, val = train[:a.limit], val[:a.validation_limit]
     if not train:
         raise SystemExit(f"error: {a.data}: no usable frames in the train split")
     net, config = build_model(a)
@@ -243,6 +243,8 @@ def main(argv=None):
         log(world, "--decode gpu: not training on a GPU, decoding in worker processes")
     data = D.FrameBatches(train, a.batch, world.rank, world.size, seed=a.seed, augment=not a.no_augment, mirror=a.mirror,
                           decode=not gpu_decoding)
+    # Built once: its plan keeps every frame, and the frame sizes are read once.
+    val_data = D.FrameBatches(val, a.batch, world.rank, world.size, augment=False, keep_all=True) if val else None
     steps_per_epoch = len(data)
     total = steps_per_epoch * a.epochs if a.max_steps is None else min(a.max_steps, steps_per_epoch * a.epochs)
     log(world, f"{world.size} process(es) on {world.device.type}; {len(train)} training frames, {len(val)} validation frames, "
@@ -273,15 +275,17 @@ def main(argv=None):
         model = DistributedDataParallel(forward, device_ids=[world.device.index] if world.device.type == "cuda" else None)
     autocast = torch.bfloat16 if a.precision == "bf16" and world.device.type == "cuda" else None
 
-    def save(epoch, validation):
+    def save(epoch, validation, force_best=False):
         nonlocal best
         if not world.first:
             return
         meta = {"config": config_json(config), "epoch": str(epoch), "step": str(step), "trained_with": "training/train.py"}
         tensors = foveal_tensors(net)
         save_atomically(os.path.join(a.out, "last.safetensors"), lambda p: save_file(tensors, p, metadata=meta))
-        if validation is not None and validation < best:
+        improved = validation < best
+        if improved:
             best = validation
+        if improved or force_best:
             save_atomically(os.path.join(a.out, "best.safetensors"),
                             lambda p: save_file(tensors, p, metadata=dict(meta, validation_cm=str(validation))))
         save_atomically(state_path, lambda p: torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
@@ -292,9 +296,9 @@ def main(argv=None):
             w.writerows([[h["epoch"], h["steps"], f"{h['train_mse']:.5f}", f"{h['validation_cm']:.4f}",
                           f"{h['images_per_second']:.1f}", f"{h['seconds']:.1f}", f"{h['lr']:.6g}"] for h in history])
 
-    if not a.resume and val:
+    if not a.resume and val_data:
         # The starting point, so the log shows validation falling from it.
-        validation, per = validate(world, net, val, a.batch, a.workers)
+        validation, per = validate(world, net, val_data, a.workers)
         history.append({"epoch": 0, "steps": 0, "train_mse": math.nan, "validation_cm": validation,
                         "images_per_second": 0.0, "seconds": 0.0, "lr": 0.0})
         log(world, f"before training: validation {validation:.3f} cm (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items())) + ")")
@@ -329,14 +333,15 @@ def main(argv=None):
                     + f", |g| {norm:.2f}, lr {rate:.3g}, {images / elapsed:.0f} images/s")
         seconds = time.time() - started
         epoch += 1
-        validation, per = validate(world, net, val, a.batch, a.workers) if val else (math.nan, {})
+        validation, per = validate(world, net, val_data, a.workers) if val_data else (math.nan, {})
         history.append({"epoch": epoch, "steps": step, "train_mse": world_mean(mse_sum, images), "validation_cm": validation,
                         "images_per_second": images / max(seconds, 1e-9), "seconds": seconds, "lr": rate})
         log(world, f"epoch {epoch}: train mse {history[-1]['train_mse']:.3f}, validation {validation:.3f} cm ("
                    + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items())) + f"), {images / max(seconds, 1e-9):.0f} images/s")
         save(epoch, validation)
+    # No validation frames (or none finite): the last weights are the best there are.
     if world.first and not os.path.exists(os.path.join(a.out, "best.safetensors")):
-        save(epoch, math.inf)
+        save(epoch, math.nan, force_best=True)
     world.barrier()
     world.close()
 

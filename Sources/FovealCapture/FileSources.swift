@@ -1,6 +1,7 @@
 import Foundation
 import FovealGeometry
 import FovealIO
+import FovealTensor
 import GazeCapture
 
 /// Images from a folder (sorted by name) or a glob such as "shots/*.jpg", one frame each.
@@ -141,7 +142,7 @@ public final class Y4MSource: FrameSource {
             let width = width
             image.pixels.withUnsafeMutableBufferPointer { pixels in
                 let base = pixels.baseAddress!
-                YCbCr.inBands(height) { rows in
+                parallelChunks(height, minimumChunk: YCbCr.rowsPerChunk) { rows in
                     for row in rows {
                         let luma = y + row * width, out = base + row * width * 3
                         if mono {

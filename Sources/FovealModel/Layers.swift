@@ -79,7 +79,7 @@ public struct BatchNormLayer: Sendable {
 public struct LinearLayer: Sendable {
     public let weight: Parameter  // (out, in)
     public let bias: Parameter    // (out)
-    /// The weights in 16 bits for inference (`GazeNet.withFullyConnected`); training and
+    /// The weights in 16 bits for inference (`GazeNet.useFullyConnected`); training and
     /// backward keep using `weight`.
     public var halfPrecision: HalfPrecisionMatrix?
 

@@ -1,7 +1,7 @@
 import CHalf
 
-/// A fully connected layer's weights kept in 16 bits: bfloat16 (float32's exponent, 8 bits of
-/// mantissa) or IEEE half (5-bit exponent, 11 bits of mantissa). At batch 1 a fully connected
+/// A fully connected layer's weights kept in 16 bits: bfloat16 (float32's exponent, 8
+/// significant bits) or IEEE half (5-bit exponent, 11 significant bits). At batch 1 a fully connected
 /// layer is bound by how fast its weights stream from memory, so half the bytes is nearly half
 /// the time. One frame's product runs straight from the 16-bit weights (AVX2 and FMA, where the
 /// processor has them); batches widen a tile of rows at a time to float32 for BLAS.

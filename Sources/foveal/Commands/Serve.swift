@@ -56,8 +56,7 @@ extension Foveal {
                     throw CommandFailure("--host \(host) exposes gaze beyond this machine: give --token or set FOVEAL_TOKEN")
                 }
                 let weightsPath = try model.path()
-                var net = try GazeNet(weightsAt: weightsPath)
-                net.useFullyConnected(model.fcPrecision.format)
+                let net = try model.load()
                 configuration.modelPath = weightsPath
                 let c = net.config
                 configuration.modelConfig = "\(c.sampler ? "AlexNet + saliency sampler" : "AlexNet"), task input \(c.taskSize) px"
