@@ -1,6 +1,6 @@
 # Foveal: build, test and demo targets. Each installs the Debian packages it needs first.
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libv4l-dev libsqlite3-dev zlib1g-dev pkg-config
+DEBIAN_PACKAGES := libopenblas-dev libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev libv4l-dev libsqlite3-dev zlib1g-dev pkg-config
 # The tests also drive the service's page in a real browser.
 TEST_PACKAGES := chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -8,7 +8,7 @@ PYTHON_VENV := .venv-ref
 
 .PHONY: deps build release test demo venv fixtures bench bench-inference parity-paper clean devices test-camera bench-training fuzz kill-test soak test-distributed
 
-## deps: install the system libraries Foveal links (OpenBLAS, libpng, libturbojpeg, libv4l2, SQLite, zlib) if missing.
+## deps: install the system libraries Foveal links (OpenBLAS, libpng, libjpeg-turbo, libv4l2, SQLite, zlib) if missing.
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -24,22 +24,23 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CMalloc"),
-        .systemLibrary(name: "CHalf"),
+        .systemLibrary(name: "CKernels"),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // A frame's journey, from the bottom up: tensors, files, geometry, the network; the dataset
         // format and the frame sources; the store; evaluation and training above dataset and model;
         // the live loop and calibration session above capture, model and store; the service; the CLI.
-        .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc", "CHalf"]),
-        .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG", "CZlib"]),
+        .target(name: "FovealTensor", dependencies: ["CBLAS", "CMalloc", "CKernels"]),
+        .target(name: "FovealIO", dependencies: ["FovealTensor", "CPNG", "CTurboJPEG", "CJPEG", "CZlib"]),
         .target(name: "FovealGeometry"),
         .target(name: "FovealModel", dependencies: ["FovealTensor", "FovealIO", "FovealGeometry"]),
         .target(name: "GazeCapture", dependencies: ["FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "MPIIFaceGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO"]),
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO", "FovealTensor"]),
-        .target(name: "FovealCapture", dependencies: ["CV4L2", "FovealIO", "FovealGeometry", "FovealTensor", "GazeCapture"]),
+        .target(name: "FovealCapture", dependencies: ["CV4L2", "CKernels", "FovealIO", "FovealGeometry", "FovealTensor", "GazeCapture"]),
         .target(name: "FovealCalibration", dependencies: ["FovealGeometry", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FovealEvaluation", dependencies: ["GazeCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealEvaluation", "FovealIO", "FovealTensor"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Live tracking at a desk, in real time: `foveal track --source FILE --fps 30` with the shipped
-# model on a synthetic laptop recording (160 frames, 16 dots) at 1280x720 and 1920x1080, from a
+# model on a synthetic laptop recording (480 frames: 16 dots, 16 s at 30 fps) at 1280x720 and 1920x1080, from a
 # Motion-JPEG file (decoded by Foveal with libjpeg-turbo, as a UVC webcam's MJPEG is) and from a
 # Y4M file (4:2:0, converted by Foveal, as a webcam's YUYV is). Latency is capture (the frame's
 # due time) to gaze; dropped frames are those whose time passed before the tracker was ready.
@@ -15,7 +15,7 @@ work=$(mktemp -d /tmp/foveal-live-hd.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 for size in 1280x720 1920x1080; do
-  "$foveal" synth --out "$work/$size" --recordings 1 --seed 77 --dots 16 --frames-per-dot 10 --setup laptop \
+  "$foveal" synth --out "$work/$size" --recordings 1 --seed 77 --dots 16 --frames-per-dot 30 --setup laptop \
     --frame-size "$size" > /dev/null
   rec=$(ls -d "$work/$size"/0*)
   "$python" - "$rec" "$work/$size" <<'EOF'

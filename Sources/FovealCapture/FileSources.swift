@@ -135,25 +135,17 @@ public final class Y4MSource: FrameSource {
         let data = handle.readData(ofLength: size)
         guard data.count == size else { throw CaptureError(.badFile, path, "frame \(position) is truncated (\(data.count) of \(size) bytes)") }
         var image = RGBImage(uninitializedWidth: width, height: height)
-        // Row by row, the layout decided once: a 1080p frame is 2 M pixels, 30 times a second.
-        let (mono, full) = (chroma == "mono", chroma == "444")
+        let layout: YCbCr.Chroma = chroma == "mono" ? .none : chroma == "444" ? .full : .halfWidth
         data.withUnsafeBytes { raw in
             let y = raw.bindMemory(to: UInt8.self).baseAddress!, u = y + width * height, v = u + cw * ch
-            let width = width
+            let (width, cw) = (width, cw)
             image.pixels.withUnsafeMutableBufferPointer { pixels in
                 let base = pixels.baseAddress!
                 parallelChunks(height, minimumChunk: YCbCr.rowsPerChunk) { rows in
                     for row in rows {
-                        let luma = y + row * width, out = base + row * width * 3
-                        if mono {
-                            for col in 0..<width { YCbCr.rgb(luma[col], 128, 128, into: out + col * 3) }
-                        } else if full {
-                            let (cb, cr) = (u + row * width, v + row * width)
-                            for col in 0..<width { YCbCr.rgb(luma[col], cb[col], cr[col], into: out + col * 3) }
-                        } else {
-                            let (cb, cr) = (u + (row / 2) * cw, v + (row / 2) * cw)
-                            for col in 0..<width { YCbCr.rgb(luma[col], cb[col / 2], cr[col / 2], into: out + col * 3) }
-                        }
+                        let chromaRow = layout == .full ? row : row / 2
+                        YCbCr.planarRow(y: y + row * width, cb: u + chromaRow * cw, cr: v + chromaRow * cw, chroma: layout,
+                                        into: base + row * width * 3, width: width)
                     }
                 }
             }

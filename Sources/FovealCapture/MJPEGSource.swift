@@ -28,7 +28,7 @@ public final class MJPEGSource: FrameSource {
     /// A Motion-JPEG stream already in memory, named `path` in errors (fuzzing).
     public init(data: Data, path: String) throws {
         (self.data, self.path, offset) = (data, path, data.startIndex)
-        decoder = JPEGDecoder(path: path)
+        decoder = JPEGDecoder(path: path, banded: true)
         guard data.count >= 2, data[data.startIndex] == 0xff, data[data.startIndex + 1] == 0xd8 else {
             throw CaptureError(.badFile, path, data.isEmpty ? "empty file, not Motion-JPEG" : "not Motion-JPEG (it does not start with a JPEG)")
         }

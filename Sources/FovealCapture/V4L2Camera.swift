@@ -33,7 +33,7 @@ public final class V4L2Camera: FrameSource {
     private var bytesPerLine = 0
     private var index = 0
     private var streaming = false
-    private lazy var jpeg = JPEGDecoder(path: path)
+    private lazy var jpeg = JPEGDecoder(path: path, banded: true)
 
     /// Lists the capture devices among /dev/video*.
     public static func list() -> [CameraDescription] {
@@ -142,7 +142,7 @@ public final class V4L2Camera: FrameSource {
     private func convert(_ data: UnsafeMutableRawPointer, bytesUsed: Int) throws -> RGBImage {
         let (w, h) = (mode.width, mode.height)
         let bytes = data.assumingMemoryBound(to: UInt8.self)
-        var image = RGBImage(width: w, height: h)
+        var image = RGBImage(uninitializedWidth: w, height: h)
         switch mode.pixelFormat {
         case "RGB3":
             guard bytesUsed >= bytesPerLine * (h - 1) + w * 3 else {
@@ -159,14 +159,7 @@ public final class V4L2Camera: FrameSource {
             image.pixels.withUnsafeMutableBufferPointer { dst in
                 let out = dst.baseAddress!
                 parallelChunks(h, minimumChunk: YCbCr.rowsPerChunk) { rows in
-                    for y in rows {
-                        let line = bytes + y * stride
-                        for x in Swift.stride(from: 0, to: w - 1, by: 2) {
-                            let (y0, u, y1, v) = (line[x * 2], line[x * 2 + 1], line[x * 2 + 2], line[x * 2 + 3])
-                            YCbCr.rgb(y0, u, v, into: out + (y * w + x) * 3)
-                            YCbCr.rgb(y1, u, v, into: out + (y * w + x + 1) * 3)
-                        }
-                    }
+                    for y in rows { YCbCr.yuyvRow(bytes + y * stride, into: out + y * w * 3, width: w) }
                 }
             }
         case "MJPG":
@@ -350,24 +343,4 @@ public enum FourCC {
         let bytes = Array((name + "    ").utf8.prefix(4))
         return (0..<4).reduce(0) { $0 | UInt32(bytes[$1]) << (8 * $1) }
     }
-}
-
-/// BT.601 video-range YCbCr to RGB (what webcams' YUYV and ffmpeg's yuv420p hold), in 16-bit
-/// fixed point with wrapping arithmetic: no rounding calls and no overflow checks (none can
-/// overflow: the largest term is 132186 * 127), so a frame's loop runs branch-free.
-public enum YCbCr {
-    @inline(__always)
-    public static func rgb(_ y: UInt8, _ cb: UInt8, _ cr: UInt8, into out: UnsafeMutablePointer<UInt8>) {
-        // 1.164, 1.596, 0.392, 0.813 and 2.017 times 65536; 32768 rounds half up.
-        let c = 76284 &* (Int32(y) &- 16) &+ 32768, d = Int32(cb) &- 128, e = Int32(cr) &- 128
-        out[0] = byte((c &+ 104595 &* e) >> 16)
-        out[1] = byte((c &- 25690 &* d &- 53281 &* e) >> 16)
-        out[2] = byte((c &+ 132186 &* d) >> 16)
-    }
-
-    @inline(__always) static func byte(_ v: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(255, max(0, v))) }
-
-    /// Rows of a frame converted per worker at least: a 1080p frame is 2 M pixels, 30 times a
-    /// second, ahead of the model, so it is split over the engine's workers (`parallelChunks`).
-    static let rowsPerChunk = 64
 }

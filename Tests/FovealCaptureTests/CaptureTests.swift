@@ -23,10 +23,9 @@ import Testing
         let source = try Y4MSource(path)
         #expect(source.framesPerSecond == 25 && source.width == 4 && source.height == 2)
         let frame = try #require(try source.next())
-        var expected = [UInt8](repeating: 0, count: 3)
         for (i, (cb, cr)) in [(128, 128), (128, 128), (90, 200), (90, 200)].enumerated() {
-            expected.withUnsafeMutableBufferPointer { YCbCr.rgb(y[i], UInt8(cb), UInt8(cr), into: $0.baseAddress!) }
-            #expect(Array(frame.image.pixels[(i * 3)..<(i * 3 + 3)]) == expected)
+            let expected = YCbCr.rgb(y[i], UInt8(cb), UInt8(cr))
+            #expect(Array(frame.image.pixels[(i * 3)..<(i * 3 + 3)]) == [expected.0, expected.1, expected.2])
         }
         // Video range: Y 16 is black, Y 235 with neutral chroma is white.
         #expect(Array(frame.image.pixels[0..<3]) == [0, 0, 0])
@@ -43,6 +42,49 @@ import Testing
         #expect(throws: CaptureError.self) { try Y4MSource(notY4M) }
         let interlaced = write("YUV4MPEG2 W4 H2 It C420jpeg", frames: [], name: "i.y4m")
         do { _ = try Y4MSource(interlaced); Issue.record("accepted") } catch { #expect("\(error)".contains("interlaced")) }
+    }
+}
+
+/// The row kernels against BT.601 in Double, and their AVX2 build against the portable one.
+@Suite struct YCbCrConversion {
+    /// BT.601 video range, rounded: what every pixel must be within one level of.
+    static func reference(_ y: UInt8, _ cb: UInt8, _ cr: UInt8) -> [Double] {
+        let (c, d, e) = (1.164 * (Double(y) - 16), Double(cb) - 128, Double(cr) - 128)
+        return [c + 1.596 * e, c - 0.392 * d - 0.813 * e, c + 2.017 * d].map { min(255, max(0, $0.rounded())) }
+    }
+
+    @Test(arguments: [1, 2, 7, 255, 256, 257, 1281])
+    func rowsMatchTheFormula(width: Int) {
+        var rng = SystemRandomNumberGenerator()
+        let luma = (0..<width).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let cb = (0..<width).map { _ in UInt8.random(in: 0...255, using: &rng) }, cr = (0..<width).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // YUYV: pairs share the chroma of their first pixel's position in `cb`/`cr` here.
+        var yuyv = [UInt8](repeating: 0, count: 2 * width + 2)
+        for x in 0..<width { yuyv[2 * x] = luma[x]; if x % 2 == 0 { yuyv[2 * x + 1] = cb[x / 2]; yuyv[2 * x + 3] = cr[x / 2] } }
+        for chroma in [YCbCr.Chroma.none, .full, .halfWidth] {
+            var rows: [[UInt8]] = []
+            for vector in [false, true] {
+                var out = [UInt8](repeating: 0, count: width * 3)
+                out.withUnsafeMutableBufferPointer { o in
+                    YCbCr.planarRow(y: luma, cb: cb, cr: cr, chroma: chroma, into: o.baseAddress!, width: width, vector: vector && YCbCr.vectorKernel)
+                }
+                rows.append(out)
+            }
+            #expect(rows[0] == rows[1], "AVX2 and portable builds differ (\(chroma), width \(width))")
+            for x in 0..<width {
+                let (u, v) = chroma == .none ? (UInt8(128), UInt8(128)) : chroma == .full ? (cb[x], cr[x]) : (cb[x / 2], cr[x / 2])
+                let want = Self.reference(luma[x], u, v)
+                #expect((0..<3).allSatisfy { abs(Double(rows[0][x * 3 + $0]) - want[$0]) <= 1 }, "\(chroma) pixel \(x) of \(width)")
+            }
+        }
+        var packed = [UInt8](repeating: 0, count: width * 3)
+        packed.withUnsafeMutableBufferPointer { YCbCr.yuyvRow(yuyv, into: $0.baseAddress!, width: width) }
+        for x in 0..<width {
+            // An odd last pixel has no pair: neutral chroma.
+            let (u, v) = x == width - 1 && width % 2 == 1 ? (UInt8(128), UInt8(128)) : (cb[x / 2], cr[x / 2])
+            let want = Self.reference(luma[x], u, v)
+            #expect((0..<3).allSatisfy { abs(Double(packed[x * 3 + $0]) - want[$0]) <= 1 }, "YUYV pixel \(x) of \(width)")
+        }
     }
 }
 
@@ -92,6 +134,21 @@ import Testing
         let mean = zip(frames[0].pixels, Self.image(0).pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +) / frames[0].pixels.count
         #expect(mean < 4)
         #expect(source.description.hasSuffix("(Motion-JPEG, 48x32)"))
+    }
+
+    /// 720p and up is decoded in two bands of rows at once (`JPEGDecoder.banded`): the same
+    /// bytes as one piece, with or without Huffman tables, and a truncated frame still fails.
+    @Test func hdFramesDecodeInBandsAsInOnePiece() throws {
+        var image = RGBImage(width: 1280, height: 720)
+        for y in 0..<720 { for x in 0..<1280 { for c in 0..<3 { image.pixels[(y * 1280 + x) * 3 + c] = UInt8((x * 3 + y * (c + 1) + (x * y) % 7 * 9) & 255) } } }
+        let jpeg = try image.jpegData(quality: 90)
+        let path = try write([jpeg, Self.withoutHuffmanTables(jpeg)], name: "hd.mjpeg")
+        let source = try MJPEGSource(path)
+        let onePiece = try RGBImage(encoded: jpeg, path: "jpeg")
+        #expect(try source.next()?.image == onePiece)
+        #expect(try source.next()?.image == onePiece)
+        let truncated = try MJPEGSource(try write([jpeg.prefix(jpeg.count / 2) + Data([0xff, 0xd9])], name: "cut.mjpeg"))
+        #expect { _ = try truncated.next() } throws: { "\($0)".contains("corrupt JPEG") }
     }
 
     @Test func brokenFilesAreExplained() throws {

@@ -1,4 +1,4 @@
-import CHalf
+import CKernels
 
 /// A fully connected layer's weights kept in 16 bits: bfloat16 (float32's exponent, 8
 /// significant bits) or IEEE half (5-bit exponent, 11 significant bits). At batch 1 a fully connected

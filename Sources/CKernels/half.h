@@ -1,21 +1,11 @@
 // 16-bit weights (bfloat16 and IEEE half) in hardware where the processor can: F16C to widen
-// halves, AVX2 and FMA for a matrix-vector product straight from 16-bit weights. Chosen at run
-// time: the binary is built for any x86-64, and a machine without them (or another
-// architecture) takes the portable path in Swift.
+// halves, AVX2 and FMA for a matrix-vector product straight from 16-bit weights. Only where
+// cpu.h said so; elsewhere the portable path in Swift.
+#pragma once
 #include <stdint.h>
+#include "cpu.h"
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
-
-/// 1 when the processor converts halves in hardware (F16C and AVX, with the OS saving AVX state).
-static inline int foveal_has_f16c(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (!(c & bit_F16C) || !(c & bit_AVX) || !(c & bit_OSXSAVE)) return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & 6) == 6;
-}
 
 /// dst[i] = src[i] as float, 8 at a time. Only where foveal_has_f16c() said 1.
 __attribute__((target("avx,f16c")))
@@ -23,15 +13,6 @@ static inline void foveal_f16_to_f32(const uint16_t *src, float *dst, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
-}
-
-/// 1 when the processor has AVX2 and FMA (with the OS saving AVX state).
-static inline int foveal_has_avx2_fma(void) {
-    unsigned a, b, c, d;
-    if (!foveal_has_f16c()) return 0;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_FMA)) return 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b & bit_AVX2) != 0;
 }
 
 __attribute__((target("avx2,fma")))
@@ -73,8 +54,6 @@ static inline void foveal_gemv16(const uint16_t *w, const float *x, float *y, lo
     }
 }
 #else
-static inline int foveal_has_f16c(void) { return 0; }
-static inline int foveal_has_avx2_fma(void) { return 0; }
 static inline void foveal_gemv16(const uint16_t *w, const float *x, float *y, long rows, long cols, int bf16) {
     (void)w; (void)x; (void)y; (void)rows; (void)cols; (void)bf16;
 }
