@@ -224,7 +224,12 @@ public final class PacedSource: FrameSource {
         // The frame due now, but never one already delivered.
         var due = max(delivered + 1, Int(((now - start!) * fps).rounded(.down)))
         let dueTime = start! + Double(due) / fps
-        if dueTime > now { usleep(useconds_t((dueTime - now) * 1e6)) }
+        if dueTime - now > Engine.wakeLeadSeconds {
+            usleep(useconds_t((dueTime - Engine.wakeLeadSeconds - now) * 1e6))
+            Engine.wakeWorkers()
+        }
+        let left = dueTime - MonotonicClock.now()
+        if left > 0 { usleep(useconds_t(left * 1e6)) }
         due = max(due, Int(((MonotonicClock.now() - start!) * fps).rounded(.down)))
         var frame: Frame?
         for _ in (delivered + 1)...due {

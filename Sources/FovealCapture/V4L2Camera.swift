@@ -33,6 +33,8 @@ public final class V4L2Camera: FrameSource {
     private var bytesPerLine = 0
     private var index = 0
     private var streaming = false
+    /// The last frame's capture time, from which the next one is expected.
+    private var lastStamp: Double?
     private lazy var jpeg = JPEGDecoder(path: path, banded: true)
 
     /// Lists the capture devices among /dev/video*.
@@ -96,6 +98,13 @@ public final class V4L2Camera: FrameSource {
         guard fd >= 0 else { throw CaptureError(.failed, path, "camera is closed") }
         var newest: (buffer: v4l2_buffer, taken: Int)?
         let deadline = MonotonicClock.now() + timeoutSeconds
+        // Until just before the frame is expected, wait without the workers; then wake them, so
+        // that they are running when it comes (`Engine.wakeWorkers`).
+        if let last = lastStamp, let rate = mode.framesPerSecond, rate > 0 {
+            let early = last + 1 / rate - Engine.wakeLeadSeconds - MonotonicClock.now()
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if early > 0.001, poll(&p, 1, Int32(early * 1000)) == 0 { Engine.wakeWorkers() }
+        }
         while newest == nil {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let remaining = Int32(max(0, (deadline - MonotonicClock.now()) * 1000))
@@ -135,6 +144,7 @@ public final class V4L2Camera: FrameSource {
         // Buffers carry CLOCK_MONOTONIC time stamps: the capture time, not the dequeue time.
         var stamp = Double(b.timestamp.tv_sec) + Double(b.timestamp.tv_usec) / 1e6
         if stamp <= 0 { stamp = MonotonicClock.now() }
+        lastStamp = stamp
         defer { index += 1 }
         return Frame(image: image, timestamp: stamp, index: index)
     }

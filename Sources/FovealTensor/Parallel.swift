@@ -20,6 +20,16 @@ public enum Engine {
         Engine.threads = max(1, threads)
         BLAS.warmUp
     }
+
+    /// How long before an expected frame a live source wakes the workers (`wakeWorkers`).
+    public static let wakeLeadSeconds = 0.003
+
+    /// Wakes the workers to spin for `WorkerPool.spinSeconds`: a live source calls it just
+    /// before its next frame is due, so that the frame's first parallel loop does not wait for a
+    /// sleeping thread to be scheduled (up to several ms on the VM here).
+    public static func wakeWorkers() {
+        if threads > 1 { WorkerPool.shared.wake() }
+    }
 }
 
 /// Runs `count` independent iterations on the engine's workers; inline when there is one worker
@@ -99,7 +109,7 @@ public final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let job = Mutex<Job?>(nil)
-    private let wake = NSCondition()
+    private let bell = NSCondition()
 
     init(workers: Int) {
         self.workers = workers
@@ -121,9 +131,9 @@ public final class WorkerPool: @unchecked Sendable {
         // counted here, and woken, or sees the new generation itself (`serve`).
         generation.add(1, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-            wake.lock()
-            wake.broadcast()
-            wake.unlock()
+            bell.lock()
+            bell.broadcast()
+            bell.unlock()
         }
         loop.work()
         var spins = 0
@@ -144,11 +154,11 @@ public final class WorkerPool: @unchecked Sendable {
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
                 if spins % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline {
-                    wake.lock()
+                    bell.lock()
                     sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while generation.load(ordering: .sequentiallyConsistent) == seen && !stopped.load(ordering: .relaxed) { wake.wait() }
+                    while generation.load(ordering: .sequentiallyConsistent) == seen && !stopped.load(ordering: .relaxed) { bell.wait() }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                    wake.unlock()
+                    bell.unlock()
                     if stopped.load(ordering: .relaxed) { return }
                 }
             }
@@ -157,12 +167,22 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Wakes sleeping workers without a loop: they spin for `spinSeconds`, ready for one.
+    public func wake() {
+        generation.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            bell.lock()
+            bell.broadcast()
+            bell.unlock()
+        }
+    }
+
     /// Lets the workers finish their loop and exit.
     func stop() {
         stopped.store(true, ordering: .relaxed)
-        wake.lock()
-        wake.broadcast()
-        wake.unlock()
+        bell.lock()
+        bell.broadcast()
+        bell.unlock()
     }
 }
 
