@@ -24,7 +24,7 @@ public enum Conv2D {
                               stride: stride, padding: padding, outH: oh, outW: ow)
         // A 1x1, stride-1, unpadded convolution multiplies the input itself.
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
-        let blocks = max(1, min(Engine.threads, spatial / 64))
+        let blocks = max(1, min(Engine.threads * Engine.chunksPerWorker, spatial / 64))
         var output = Tensor(uninitialized: [n, m, oh, ow])
         let biasValues = bias?.values
         input.withUnsafeBufferPointer { x in
