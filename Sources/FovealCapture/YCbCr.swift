@@ -1,13 +1,13 @@
 import CKernels
+import FovealTensor
 
 /// BT.601 video-range YCbCr to 8-bit RGB: what webcams' YUYV and ffmpeg's yuv420p hold. The
 /// arithmetic (16-bit fixed point, rounding half up) is `CKernels/ycbcr.h`'s, one loop that the
 /// compiler vectorises, taken in its AVX2 build where the processor has AVX2: a 1080p frame is
 /// 2 M pixels, 30 times a second, in front of the model.
 public enum YCbCr {
-    /// Whether rows go through the AVX2 build of the kernel (asked once). Both builds give the
-    /// same bytes.
-    public static let vectorKernel = foveal_has_avx2() != 0
+    /// Whether rows go through the AVX2 build of the kernel. Both builds give the same bytes.
+    public static let vectorKernel = ProcessorFeatures.avx2
 
     /// Where a row's chroma comes from.
     public enum Chroma: Int32, Sendable {

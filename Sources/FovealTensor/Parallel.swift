@@ -1,3 +1,4 @@
+import CKernels
 import CMalloc
 import Dispatch
 import Foundation
@@ -210,4 +211,15 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<I
 public struct UncheckedSendable<Value>: @unchecked Sendable {
     public let value: Value
     @inlinable public init(_ value: Value) { self.value = value }
+}
+
+/// What the processor offers the hand-vectorised kernels of `CKernels`, asked once: the binary is
+/// built for any x86-64, and each kernel has a portable twin that gives the same results.
+public enum ProcessorFeatures {
+    /// AVX2 (YCbCr conversion, row sums).
+    public static let avx2 = foveal_has_avx2() != 0
+    /// F16C (widening IEEE halves).
+    public static let f16c = foveal_has_f16c() != 0
+    /// AVX2, FMA and F16C (the 16-bit matrix-vector product).
+    public static let avx2FMA = foveal_has_avx2_fma() != 0
 }

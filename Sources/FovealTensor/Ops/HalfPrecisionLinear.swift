@@ -49,14 +49,13 @@ public struct HalfPrecisionMatrix: Sendable {
             case .bf16:
                 for i in 0..<n { out[i] = Float(bitPattern: UInt32(src[i]) << 16) }
             case .f16:
-                if Self.hardwareHalf { foveal_f16_to_f32(src, out, n) } else { for i in 0..<n { out[i] = Float(Float16(bitPattern: src[i])) } }
+                if ProcessorFeatures.f16c { foveal_f16_to_f32(src, out, n) } else { for i in 0..<n { out[i] = Float(Float16(bitPattern: src[i])) } }
             }
         }
     }
 
-    static let hardwareHalf = foveal_has_f16c() != 0
     /// Whether `gemv` runs the AVX2 kernel (else it widens tiles for BLAS).
-    public static let vectorKernel = foveal_has_avx2_fma() != 0
+    public static let vectorKernel = ProcessorFeatures.avx2FMA
 
     /// y[r] += sum_j w[r][j] x[j] over `range` rows, straight from the 16-bit weights.
     func gemv(rows range: Range<Int>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
