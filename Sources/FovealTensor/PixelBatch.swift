@@ -88,18 +88,35 @@ extension GridSample {
                 output.withUnsafeMutableBufferPointer { y in
                     let (src, gr, dst) = (UncheckedSendable(px.baseAddress!), UncheckedSendable(gp.baseAddress!), UncheckedSendable(y.baseAddress!))
                     parallelChunks(n * oh, minimumChunk: 8) { range in
+                        // A row's taps first, then its reads: the reads (cache misses over a 1080p
+                        // frame) then issue back to back instead of each behind its own arithmetic.
+                        let rowTaps = UnsafeMutableBufferPointer<BilinearTaps>.allocate(capacity: ow)
+                        defer { rowTaps.deallocate() }
                         for row in range {
                             let b = row / oh, oy = row % oh
                             let frame = src.value + b * h * w * 3
+                            for ox in 0..<ow { rowTaps[ox] = BilinearTaps(gr.value + (row * ow + ox) * 2, height: h, width: w) }
                             for ox in 0..<ow {
-                                let taps = BilinearTaps(gr.value + (row * ow + ox) * 2, height: h, width: w)
+                                let taps = rowTaps[ox]
                                 var v: (Float, Float, Float) = (0, 0, 0), weight: Float = 0
-                                for k in 0..<4 {
-                                    let offset = taps.offset(k)
-                                    guard offset >= 0 else { continue }
-                                    let (p, wt) = (frame + offset * 3, taps.weight(k))
-                                    v.0 += Float(p[0]) * wt; v.1 += Float(p[1]) * wt; v.2 += Float(p[2]) * wt
-                                    weight += wt
+                                if taps.o0 >= 0 && taps.o1 >= 0 && taps.o2 >= 0 && taps.o3 >= 0 {
+                                    // Inside the frame, as nearly every point is: the loop below
+                                    // unrolled, the same sums in the same order.
+                                    let (p0, p1) = (frame + taps.o0 * 3, frame + taps.o1 * 3)
+                                    let (p2, p3) = (frame + taps.o2 * 3, frame + taps.o3 * 3)
+                                    let (w0, w1, w2, w3) = (taps.w0, taps.w1, taps.w2, taps.w3)
+                                    v.0 = Float(p0[0]) * w0 + Float(p1[0]) * w1 + Float(p2[0]) * w2 + Float(p3[0]) * w3
+                                    v.1 = Float(p0[1]) * w0 + Float(p1[1]) * w1 + Float(p2[1]) * w2 + Float(p3[1]) * w3
+                                    v.2 = Float(p0[2]) * w0 + Float(p1[2]) * w1 + Float(p2[2]) * w2 + Float(p3[2]) * w3
+                                    weight = w0 + w1 + w2 + w3
+                                } else {
+                                    for k in 0..<4 {
+                                        let offset = taps.offset(k)
+                                        guard offset >= 0 else { continue }
+                                        let (p, wt) = (frame + offset * 3, taps.weight(k))
+                                        v.0 += Float(p[0]) * wt; v.1 += Float(p[1]) * wt; v.2 += Float(p[2]) * wt
+                                        weight += wt
+                                    }
                                 }
                                 let out = dst.value + (b * 3 * oh + oy) * ow + ox
                                 out[0] = v.0 * s0 + weight * b0
