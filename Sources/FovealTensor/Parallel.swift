@@ -133,14 +133,7 @@ public final class WorkerPool: @unchecked Sendable {
         defer { taken.store(false, ordering: .releasing) }
         let loop = Job(count: count, body: body)
         job.withLock { $0 = loop }
-        // Sequentially consistent with the sleepers' count: a worker going to sleep either is
-        // counted here, and woken, or sees the new generation itself (`serve`).
-        generation.add(1, ordering: .sequentiallyConsistent)
-        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-            bell.lock()
-            bell.broadcast()
-            bell.unlock()
-        }
+        wake()
         loop.work()
         var spins = 0
         while loop.unfinished.load(ordering: .acquiring) > 0 {
@@ -173,7 +166,10 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Wakes sleeping workers without a loop: they spin for `spinSeconds`, ready for one.
+    /// Starts a new generation: spinning workers take the current loop, if any, and sleeping
+    /// ones wake to spin for `spinSeconds`, ready for one. Sequentially consistent with the
+    /// sleepers' count: a worker going to sleep either is counted here, and woken, or sees the
+    /// new generation itself (`serve`).
     public func wake() {
         generation.add(1, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {

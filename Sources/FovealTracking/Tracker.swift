@@ -123,9 +123,9 @@ public final class Tracker {
         var latencies: [Double] = [], errors: [Double] = []
         // When the current gap without a face began, and whether a face was seen before it.
         var gapStart: Double?, seenFace = false
-        // The network's first passes allocate and fault in their buffers (20-40 ms here, against
-        // 8-15 ms after): done on blank desk-webcam frames now, they do not land on the first frames.
-        for (width, height) in [(1920, 1080), (1280, 720), (1920, 1080)] { _ = try? model.estimate([RGBImage(width: width, height: height)]) }
+        // The network's first pass allocates and faults in its buffers and starts the engine's
+        // workers: done on a blank desk-webcam frame now, it does not land on the first frame.
+        _ = try? model.estimate([RGBImage(width: 1280, height: 720)])
         let start = MonotonicClock.now()
         while !cancellation.isCancelled {
             if let count, summary.frames >= count { break }
