@@ -81,10 +81,13 @@ public struct AlexNetRegressor: Sendable {
         return forward(x, dropout: nil, rng: &unused).output
     }
 
-    public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {
+    /// `dFeatures` (N, hidden) is a gradient arriving at the penultimate features from another
+    /// head on them (the presence head), added to the one from the output.
+    public func backward(_ dy: Tensor, _ cache: Cache, dFeatures: Tensor? = nil, inputGradient: Bool = true) -> Tensor? {
         var d = dy
         for i in (0..<3).reversed() {
             d = linear[i].backward(d, cache.linear[i])!
+            if i == 2, let dFeatures { Elementwise.accumulate(&d, dFeatures) }
             if let mask = cache.masks[i] { d = Elementwise.multiply(d, mask) }
         }
         let c5 = conv[4].weight.value.shape[0]

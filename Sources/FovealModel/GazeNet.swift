@@ -19,8 +19,9 @@ public struct GazeNet: Sendable {
     public let sampler = SaliencySampler()
     public var task: AlexNetRegressor
     /// A logistic regression on AlexNet's penultimate features: whether a face with open eyes is
-    /// in view. Fitted after the gaze training on frozen features (`PresenceFitting`), so it
-    /// never changes the gaze; nil for weight files without one.
+    /// in view. Trained with the network (its cross-entropy's gradient also reaches AlexNet, see
+    /// `TrainingSettings.trainPresence`) or fitted afterwards on frozen features
+    /// (`PresenceFitting`); nil for weight files without one.
     public var presence: LinearLayer?
     /// Every parameter and buffer in `state_dict` order, shared with the layers.
     public let parameters: [Parameter]
@@ -53,6 +54,10 @@ public struct GazeNet: Sendable {
         public var blurSide: Int?
         /// Also return the gradient with respect to the input image (tests; costly at full resolution).
         public var inputGradient = false
+        /// Train the presence head with the network: the pass keeps its logits and `backward`
+        /// takes their gradient, which also flows into AlexNet's features (so they learn what
+        /// tells open eyes from closed, which gaze alone never asks of them).
+        public var trainPresence = false
 
         public init() {}
     }
@@ -65,6 +70,10 @@ public struct GazeNet: Sendable {
         let grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
         let task: AlexNetRegressor.Cache
         let squashed: Tensor  // sigmoid of AlexNet's output
+        let presence: (logits: Tensor, cache: LinearLayer.Cache)?
+
+        /// (N) the presence head's logits, when the pass trains it.
+        public var presenceLogits: Tensor? { presence?.logits }
     }
 
     /// The saliency path's part of a training cache (end to end only).
@@ -115,12 +124,17 @@ public struct GazeNet: Sendable {
         let (z, features, taskCache) = task.forward(j, dropout: training?.dropout, rng: &rng)
         let squashed = Elementwise.sigmoid(z)
         let gaze = centimetres(squashed)
-        let presenceProbability = presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
+        var presenceLogits: (logits: Tensor, cache: LinearLayer.Cache)?
+        if let presence, training?.trainPresence == true, case let (logits, cache?) = presence.forward(features, keep: true) {
+            presenceLogits = (logits.reshaped([features.shape[0]]), cache)
+        }
+        let presenceProbability = presenceLogits.map { Elementwise.sigmoid($0.logits) }
+            ?? presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
         let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features,
                             presence: presenceProbability)
         guard let training, let taskCache else { return (output, nil) }
         return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
-                                      squashed: squashed))
+                                      squashed: squashed, presence: presenceLogits))
     }
 
     /// Inference on one frame of a video, reusing a recent frame's saliency map and grid while the
@@ -201,9 +215,10 @@ public struct GazeNet: Sendable {
     }
 
     /// Adds d(loss)/d(parameter) to every trained parameter's gradient, given d(loss)/d(gaze_cm)
-    /// (N, 2). Returns d(loss)/d(image) when the settings asked for it.
+    /// (N, 2) and, for a pass that trains the presence head, d(loss)/d(its logits) (N). Returns
+    /// d(loss)/d(image) when the settings asked for it.
     @discardableResult
-    public func backward(_ dGaze: Tensor, _ cache: TrainingCache) -> Tensor? {
+    public func backward(_ dGaze: Tensor, _ cache: TrainingCache, dPresenceLogits: Tensor? = nil) -> Tensor? {
         let settings = cache.settings
         let range = Float(config.rangeCm)
         var dz = dGaze
@@ -213,8 +228,12 @@ public struct GazeNet: Sendable {
                 d[i] *= 2 * range * s * (1 - s)
             }
         }
+        var dFeatures: Tensor?
+        if let dPresenceLogits, let presence, let kept = cache.presence {
+            dFeatures = presence.backward(dPresenceLogits.reshaped([dPresenceLogits.count, 1]), kept.cache)
+        }
         let needResampled = settings.inputGradient || (config.sampler && settings.trainSaliency)
-        guard var dj = task.backward(dz, cache.task, inputGradient: needResampled) else { return nil }
+        guard var dj = task.backward(dz, cache.task, dFeatures: dFeatures, inputGradient: needResampled) else { return nil }
         let (h, w) = (cache.image.frameHeight, cache.image.frameWidth)
         // The image's own gradient exists only for a tensor input (tests).
         let imageTensor = settings.inputGradient ? cache.image as? Tensor : nil
@@ -252,9 +271,18 @@ public struct GazeNet: Sendable {
         return saliency.backward(dFeatures, s.network, inputGradient: inputGradient)
     }
 
-    /// The parameters training updates (not BatchNorm's running statistics, nor the presence
-    /// head, which is fitted afterwards on frozen features).
-    public var trainableParameters: [Parameter] { parameters.filter { $0.role.isTrainable && !$0.name.hasPrefix("presence.") } }
+    /// The parameters training can update (not BatchNorm's running statistics).
+    public var trainableParameters: [Parameter] { parameters.filter(\.role.isTrainable) }
+
+    /// The parameters a training pass with `settings` updates: the saliency path only end to
+    /// end, the presence head only when trained with the network.
+    public func trainedParameters(_ settings: TrainingSettings) -> [Parameter] {
+        trainableParameters.filter { p in
+            if p.name.hasPrefix("saliency") { return settings.trainSaliency }
+            if p.name.hasPrefix("presence.") { return settings.trainPresence }
+            return true
+        }
+    }
 
     /// Zeroes every gradient.
     public func zeroGradients() { for p in parameters { p.zeroGradient() } }

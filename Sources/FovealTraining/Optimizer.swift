@@ -1,3 +1,4 @@
+import Foundation
 import FovealIO
 import FovealModel
 import FovealTensor
@@ -126,20 +127,43 @@ public func clipGradients(_ parameters: [Parameter], maximum: Float) -> Float {
     return norm
 }
 
-/// Mean squared error over every output (as `F.mse_loss`), and its gradient.
-public func meanSquaredError(_ prediction: Tensor, _ target: Tensor) -> (loss: Float, gradient: Tensor) {
+/// Mean squared error over every output (as `F.mse_loss`), and its gradient; with `rows`, over
+/// the flagged rows only (the others get no gradient).
+public func meanSquaredError(_ prediction: Tensor, _ target: Tensor, rows: [Bool]? = nil) -> (loss: Float, gradient: Tensor) {
     precondition(prediction.shape == target.shape, "mse: \(prediction.shape) vs \(target.shape)")
+    precondition(rows == nil || rows?.count == prediction.shape[0], "mse: \(rows?.count ?? 0) row flags for \(prediction.shape)")
     var gradient = Tensor(zeros: prediction.shape)
     var loss: Double = 0
-    let n = Float(prediction.count)
+    let width = prediction.count / max(1, prediction.shape[0])
+    let counted = rows.map { $0.count { $0 } } ?? prediction.shape[0]
+    // As training/recipe.py: a batch without a counted row divides by one (zero loss, zero gradient).
+    let n = Float(max(1, counted) * width)
     gradient.withUnsafeMutableBufferPointer { g in
-        for i in 0..<g.count {
+        for i in 0..<g.count where rows?[i / width] ?? true {
             let d = prediction[flat: i] - target[flat: i]
             loss += Double(d * d)
             g[i] = 2 * d / n
         }
     }
     return (Float(loss / Double(n)), gradient)
+}
+
+/// Binary cross-entropy of logits z (N) against labels, averaged over the N rows, and its
+/// gradient (sigmoid(z) - y) / N: PyTorch's `binary_cross_entropy_with_logits`, computed as
+/// max(z, 0) - z y + log(1 + exp(-|z|)) so that no large logit overflows.
+public func binaryCrossEntropy(logits: Tensor, labels: [Bool]) -> (loss: Float, gradient: Tensor) {
+    precondition(logits.count == labels.count, "bce: \(logits.count) logits for \(labels.count) labels")
+    var gradient = Tensor(zeros: logits.shape)
+    var loss: Double = 0
+    let n = Double(max(1, logits.count))
+    gradient.withUnsafeMutableBufferPointer { g in
+        for i in 0..<g.count {
+            let z = Double(logits[flat: i]), y: Double = labels[i] ? 1 : 0
+            loss += max(z, 0) - z * y + log1p(exp(-abs(z)))
+            g[i] = Float((1 / (1 + exp(-z)) - y) / n)
+        }
+    }
+    return (Float(loss / n), gradient)
 }
 
 /// Mean squared error of within-pair differences: over pairs (a, b) of rows and every column,

@@ -38,6 +38,11 @@ public final class Trainer {
         public var trainLimit: Int?
         /// At most this many validation frames per epoch (nil: all).
         public var validationLimit: Int?
+        /// Train the presence head with the network (training/recipe.py's joint loss): the batches
+        /// also hold invalid frames (no face, eyes closed), the gaze error counts valid frames
+        /// only, and the head's binary cross-entropy over every frame is added with this weight.
+        /// nil: gaze alone, on valid frames.
+        public var presenceWeight: Float?
 
         public init() {}
     }
@@ -132,29 +137,39 @@ public final class Trainer {
     /// Trains; returns true if it ran to the end, false if `cancellation` stopped it (then
     /// `last` is saved at the next batch boundary first).
     public func run(cancellation: Cancellation = Cancellation(), log: (String) -> Void, progress: (StepProgress) -> Void) throws -> Bool {
-        let train = BatchLoader.frames(of: dataset, FrameSelection(split: "train", validOnly: true, limit: options.trainLimit))
-        guard !train.frames.isEmpty else { throw FileFormatError(dataset.root, "no valid frames in the train split") }
+        let joint = options.presenceWeight != nil
+        if joint, model.presence == nil { throw TrainingError("training the presence head needs a model configured with one") }
+        let train = BatchLoader.frames(of: dataset, FrameSelection(split: "train", validOnly: !joint, limit: options.trainLimit))
+        guard train.frames.contains(where: \.isValid) else { throw FileFormatError(dataset.root, "no valid frames in the train split") }
         for p in train.problems { log("skipped \(p)") }
-        let loader = BatchLoader(frames: train.frames, batchSize: options.batchSize, seed: options.seed)
-        if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
-        loader.pairs = options.pairLossWeight > 0
-        let batchesPerEpoch = loader.plan(epoch: 0).count
+        func loader(_ frames: [GazeCaptureFrame]) -> BatchLoader {
+            let loader = BatchLoader(frames: frames, batchSize: options.batchSize, seed: options.seed)
+            if !options.augment { (loader.brightness, loader.contrast) = (0, 0) }
+            loader.pairs = options.pairLossWeight > 0
+            return loader
+        }
+        let trainLoader = loader(train.frames)
+        let batchesPerEpoch = trainLoader.plan(epoch: 0).count
         let totalSteps = batchesPerEpoch * options.epochs
-        log("training on \(train.frames.count) frames, \(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")
+        let invalid = train.frames.count { !$0.isValid }
+        log("training on \(train.frames.count) frames\(joint ? " (\(invalid) without a face with open eyes)" : ""), "
+            + "\(batchesPerEpoch) batches per epoch, \(options.epochs) epochs")
 
         if startEpoch == 0, options.pretrainSaliencySteps > 0, model.config.sampler {
-            try pretrainSaliency(loader, log: log)
+            // The eye-box targets need both eyes annotated: valid frames only.
+            try pretrainSaliency(joint ? loader(train.frames.filter(\.isValid)) : trainLoader, log: log)
         }
         let saliencyRate = options.saliencyLearningRate ?? options.learningRate
         var settings = GazeNet.TrainingSettings()
         settings.dropout = options.dropout
         settings.trainSaliency = model.config.sampler && saliencyRate > 0
+        settings.trainPresence = joint
         var rng = SplitMix64(seed: options.seed &+ Self.dropoutStreamOffset &+ UInt64(startEpoch))
         for epoch in startEpoch..<options.epochs {
             let start = Date()
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var rate: Float = 0
-            for batch in loader.batches(epoch: epoch, augment: options.augment, mirror: options.mirror) {
+            for batch in trainLoader.batches(epoch: epoch, augment: options.augment, mirror: options.mirror) {
                 if cancellation.isCancelled {
                     try saveLast(epoch: epoch)
                     log("interrupted: saved \(lastPath) (resumes at epoch \(epoch + 1) with --resume)")
@@ -171,7 +186,8 @@ public final class Trainer {
                     ? Int(rng.uniform(Float(model.config.taskSize) / 4, Float(model.config.taskSize) + 1)) : nil
                 let loss: Float
                 do {
-                    loss = try step(batch.images, targets: batch.targets, pairs: options.pairLossWeight > 0 ? Self.pairs(batch.frames) : [],
+                    loss = try step(batch.images, targets: batch.targets, valid: joint ? batch.frames.map(\.isValid) : nil,
+                                    pairs: options.pairLossWeight > 0 ? Self.pairs(batch.frames) : [],
                                     settings: settings, rate: rate, saliencyRate: saliencyNow, rng: &rng)
                 } catch let error as TrainingError {
                     throw TrainingError("\(error) at epoch \(epoch + 1), batch \(batchIndex + 1); the last finite checkpoint is \(lastPath)")
@@ -191,9 +207,10 @@ public final class Trainer {
                                      imagesPerSecond: Double(seen) / seconds, seconds: seconds, learningRate: Double(rate))
             history.append(record)
             let families = record.validationPerFamily.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }
-            log(String(format: "epoch %d/%d: train loss %.3f, validation %.3f cm (%@), %.0f images/s",
+            let presence = validation.presence.map { String(format: ", presence %.1f%% right (%d frames)", 100 * $0.accuracy, $0.frames) } ?? ""
+            log(String(format: "epoch %d/%d: train loss %.3f, validation %.3f cm (%@)%@, %.0f images/s",
                        epoch + 1, options.epochs, record.trainLoss, record.validationMeanCm,
-                       families.joined(separator: ", "), record.imagesPerSecond))
+                       families.joined(separator: ", "), presence, record.imagesPerSecond))
             if validation.overall.frames > 0, validation.overall.meanCm.isFinite, validation.overall.meanCm < bestValidation {
                 bestValidation = validation.overall.meanCm
                 try Checkpoint.save(model, to: bestPath, metadata: ["epoch": "\(epoch + 1)", "validation_cm": "\(bestValidation)"])
@@ -208,22 +225,35 @@ public final class Trainer {
     /// One optimisation step: forward, mean squared error (plus the paired-difference loss over
     /// `pairs`), backward, gradient clipping, optimizer step at `rate` (`saliencyRate` for the
     /// saliency path, which `settings.trainSaliency` false freezes). training/recipe.py's
-    /// `train_step` is this step in PyTorch; a fixture of it keeps the two equal. Returns the
-    /// mean squared error; throws, before changing the model, when it is not finite.
-    public func step(_ images: some GazeNetInput, targets: Tensor, pairs: [(Int, Int)] = [], settings: GazeNet.TrainingSettings,
-                     rate: Float, saliencyRate: Float, rng: inout SplitMix64) throws -> Float {
-        let trainable = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
+    /// `train_step` is this step in PyTorch; a fixture of it keeps the two equal.
+    ///
+    /// `valid` marks the frames with a face and open eyes (nil: all): the gaze error counts
+    /// those, and with `settings.trainPresence` the presence head's binary cross-entropy over
+    /// every frame, times `options.presenceWeight`, is added. Returns the mean squared error;
+    /// throws, before changing the model, when the loss is not finite.
+    public func step(_ images: some GazeNetInput, targets: Tensor, valid: [Bool]? = nil, pairs: [(Int, Int)] = [],
+                     settings: GazeNet.TrainingSettings, rate: Float, saliencyRate: Float, rng: inout SplitMix64) throws -> Float {
+        let trainable = model.trainedParameters(settings)
         model.zeroGradients()
         let (output, cache) = model.forward(images, training: settings, rng: &rng)
-        let (loss, dSquared) = meanSquaredError(output.gazeCm, targets)
+        let (loss, dSquared) = meanSquaredError(output.gazeCm, targets, rows: valid)
+        var dPresence: Tensor?, crossEntropy: Float = 0
+        if settings.trainPresence, let logits = cache.presenceLogits {
+            let labels = valid ?? [Bool](repeating: true, count: logits.count)
+            let weight = options.presenceWeight ?? 1
+            let (bce, dLogits) = binaryCrossEntropy(logits: logits, labels: labels)
+            (crossEntropy, dPresence) = (bce, Elementwise.map(dLogits) { $0 * weight })
+        }
         // A diverged run stops here, before a non-finite model is saved or announced.
-        guard loss.isFinite else { throw TrainingError("the loss became \(loss): training diverged (lower --lr, or check the data)") }
+        guard loss.isFinite, crossEntropy.isFinite else {
+            throw TrainingError("the loss became \(loss.isFinite ? crossEntropy : loss): training diverged (lower --lr, or check the data)")
+        }
         var dGaze = dSquared
         if options.pairLossWeight > 0, !pairs.isEmpty {
             let (_, dPaired) = pairedDifferenceError(output.gazeCm, targets, pairs: pairs)
             dGaze = Elementwise.add(dGaze, Elementwise.map(dPaired) { $0 * options.pairLossWeight })
         }
-        model.backward(dGaze, cache)
+        model.backward(dGaze, cache, dPresenceLogits: dPresence)
         clipGradients(trainable, maximum: options.clipNorm)
         optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyRate : rate }
         return loss
@@ -234,7 +264,11 @@ public final class Trainer {
     public static func pairs(_ frames: [GazeCaptureFrame]) -> [(Int, Int)] {
         var pairs: [(Int, Int)] = [], i = 0
         while i + 1 < frames.count {
-            if frames[i].recordingID == frames[i + 1].recordingID { pairs.append((i, i + 1)); i += 2 } else { i += 1 }
+            if frames[i].recordingID == frames[i + 1].recordingID, frames[i].isValid, frames[i + 1].isValid {
+                pairs.append((i, i + 1)); i += 2
+            } else {
+                i += 1
+            }
         }
         return pairs
     }

@@ -248,15 +248,20 @@ public struct FaceRenderer {
         let centre = camera.project(scene.head.position - f.up * 1.6)
         let side = 2 * s.faceHalfWidthCm * camera.focalPx / z * rng.uniformDouble(0.96, 1.06)
         let fx = centre.x - side / 2 + side * rng.normal(0, 0.02), fy = centre.y - side / 2 + side * rng.normal(0, 0.02)
-        let slack = 0.05 * side
-        guard fx > -slack, fy > -slack, fx + side < w + slack, fy + side < h + slack else { return Detections() }
+        // A face detector still finds a face whose forehead or chin leaves the frame (a webcam
+        // above a screen often cuts the forehead): the box may cross the edge, and the face is
+        // lost once a quarter of it is outside. Whether its eyes are seen is decided below.
+        let inside = (min(fx + side, w) - max(fx, 0)) * (min(fy + side, h) - max(fy, 0))
+        guard fx + side > 0, fy + side > 0, fx < w, fy < h, inside >= 0.75 * side * side else { return Detections() }
         let face = DetectionBox(x: fx, y: fy, width: side, height: side)
         var result = Detections(face: face)
+        // The face grid marks the part of the face inside the frame.
         let grid = { (v: Double, extent: Double) in v / extent * 25 }
-        let gx = Int(max(0, grid(fx, w))), gy = Int(max(0, grid(fy, h)))
+        let (x0, y0) = (max(fx, 0), max(fy, 0))
+        let gx = Int(grid(x0, w)), gy = Int(grid(y0, h))
         result.faceGrid = DetectionBox(x: Double(min(24, gx) + 1), y: Double(min(24, gy) + 1),
-                                       width: Double(max(1, min(25 - gx, Int(grid(side, w).rounded())))),
-                                       height: Double(max(1, min(25 - gy, Int(grid(side, h).rounded())))))
+                                       width: Double(max(1, min(25 - gx, Int(grid(min(fx + side, w) - x0, w).rounded())))),
+                                       height: Double(max(1, min(25 - gy, Int(grid(min(fy + side, h) - y0, h).rounded())))))
         guard blink < 0.5 else { return result }
         for eyeSide in EyeSide.allCases {
             let eye = scene.eye(eyeSide)

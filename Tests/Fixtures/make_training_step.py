@@ -16,8 +16,10 @@ import foveal_model  # noqa: E402
 # must take too: a small model, three smooth 8-bit frames (a random-noise frame makes the
 # saliency gradients ill-conditioned, see float64_outputs), their labels, and after the step the
 # loss, the clipped gradients, the weights and the BatchNorm running statistics. Case "e2e" trains
-# the saliency path at its own rate; case "blur" freezes it and blurs (the warm-up). The clip is
-# below the gradient norm, so clipping is exercised.
+# the saliency path at its own rate; case "blur" freezes it and blurs (the warm-up); case
+# "presence" trains the presence head with the network (the second frame marked invalid: no gaze
+# error, a negative for the head's cross-entropy, weighted 0.5). The clip is below the gradient
+# norm, so clipping is exercised.
 import recipe  # noqa: E402
 
 step_config = {"task_size": 64, "saliency_size": 48, "depth": 10, "saliency_width": 8,
@@ -30,9 +32,14 @@ for k in range(3):
     frames.append(torch.stack([60 + 2 * xx, 80 + 1.5 * yy + 40 * k, 120 + 110 * blob - xx], -1))
 step_pixels = torch.stack(frames).round().clamp(0, 255).to(torch.uint8)
 step_labels = torch.tensor([[3.0, -4.0], [-6.5, 2.0], [1.0, -12.0]])
-for case, settings in {"e2e": dict(saliency_lr=2e-4, blur=None), "blur": dict(saliency_lr=0.0, blur=40)}.items():
+step_valid = torch.tensor([True, False, True])
+cases = {"e2e": dict(saliency_lr=2e-4, blur=None), "blur": dict(saliency_lr=0.0, blur=40),
+         "presence": dict(saliency_lr=0.0, blur=None, presence_weight=0.5)}
+for case, settings in cases.items():
     torch.manual_seed(31)
-    net = foveal_model.FovealGazeNet.from_config(step_config)
+    joint = "presence_weight" in settings
+    config = {**step_config, "presence": True} if joint else step_config
+    net = foveal_model.FovealGazeNet.from_config(config)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1); m.running_var.uniform_(0.5, 1.5)
@@ -41,12 +48,17 @@ for case, settings in {"e2e": dict(saliency_lr=2e-4, blur=None), "blur": dict(sa
     before = {k: v.clone().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
     forward = recipe.TrainingForward(net.train(), settings["saliency_lr"] > 0)
     optimizer = recipe.make_optimizer(net, "adam", 1e-3, settings["saliency_lr"], 0.0)
-    mse, _, norm = recipe.train_step(forward, optimizer, step_pixels, step_labels, rate=1e-3,
-                                     saliency_rate=settings["saliency_lr"], clip=1.0, blur_side=settings["blur"])
+    mse, bce, norm = recipe.train_step(forward, optimizer, step_pixels, step_labels, step_valid if joint else None, rate=1e-3,
+                                       saliency_rate=settings["saliency_lr"], clip=1.0, blur_side=settings["blur"],
+                                       presence_weight=settings.get("presence_weight", 1.0))
     after = {"after." + k: v.clone().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
     grads = {"grad." + k: p.grad.contiguous() for k, p in net.named_parameters() if p.grad is not None}
-    meta = {"config": foveal_model.config_json(step_config), "lr": "1e-3", "saliency_lr": str(settings["saliency_lr"]),
+    meta = {"config": foveal_model.config_json(config), "lr": "1e-3", "saliency_lr": str(settings["saliency_lr"]),
             "clip": "1.0", "blur_side": str(settings["blur"] or 0), "norm": str(norm)}
-    save_file({**before, **after, **grads, "pixels": step_pixels.float().contiguous(), "labels": step_labels,
+    extra = {}
+    if joint:
+        meta["presence_weight"] = str(settings["presence_weight"])
+        extra = {"valid": step_valid.float(), "presence_bce": torch.tensor([bce])}
+    save_file({**before, **after, **grads, **extra, "pixels": step_pixels.float().contiguous(), "labels": step_labels,
                "loss": torch.tensor([mse])}, os.path.join(here, "model", f"trainstep_{case}.safetensors"), metadata=meta)
     print(f"training step {case}: loss {mse:.4f}, gradient norm {norm:.3f} (clipped to 1)")

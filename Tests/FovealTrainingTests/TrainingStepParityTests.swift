@@ -10,7 +10,8 @@ import Testing
 /// A step of `foveal train` against the same step of the PyTorch trainer (training/recipe.py's
 /// `train_step`, fixtures by Tests/Fixtures/make_training_step.py): same weights, frames, labels,
 /// rates and clip; the loss, the clipped gradients, the weights after Adam and the BatchNorm
-/// running statistics must agree.
+/// running statistics must agree. Case "presence" trains the presence head with the network, one
+/// frame of three invalid (no gaze error, a negative for the cross-entropy).
 @Suite struct TrainingStepParity {
     /// Tolerances, relative to each tensor's largest magnitude. The two sides sum in different
     /// orders in float32. Measured: the task network's gradients agree to 2.3e-5; the saliency
@@ -19,7 +20,7 @@ import Testing
     static let gradientTolerance: Float = 5e-3
     static let lossTolerance: Float = 1e-4
 
-    @Test(arguments: ["e2e", "blur"]) func oneStepMatchesPyTorch(_ name: String) throws {
+    @Test(arguments: ["e2e", "blur", "presence"]) func oneStepMatchesPyTorch(_ name: String) throws {
         let path = Fixtures.path("model/trainstep_\(name).safetensors")
         let file = try SafeTensorsFile(path: path)
         guard let json = file.metadata["config"] else { Issue.record("no config"); return }
@@ -29,6 +30,7 @@ import Testing
         var options = Trainer.Options()
         options.clipNorm = number("clip")
         options.dropout = 0
+        options.presenceWeight = file.metadata["presence_weight"].map { _ in number("presence_weight") }
         let trainer = try Trainer(model: model, dataset: GazeCaptureDataset(root: "", recordings: []), options: options,
                                   runDirectory: Fixtures.temporaryDirectory())
 
@@ -42,8 +44,10 @@ import Testing
         settings.trainSaliency = number("saliency_lr") > 0
         let blur = Int(number("blur_side"))
         settings.blurSide = blur > 0 ? blur : nil
+        settings.trainPresence = options.presenceWeight != nil
+        let valid = file.entries["valid"] == nil ? nil : try file.tensor("valid").withUnsafeBufferPointer { $0.map { $0 == 1 } }
         var rng = SplitMix64(seed: 1)
-        let loss = try trainer.step(images, targets: try file.tensor("labels"), settings: settings,
+        let loss = try trainer.step(images, targets: try file.tensor("labels"), valid: valid, settings: settings,
                                     rate: number("lr"), saliencyRate: number("saliency_lr"), rng: &rng)
 
         let expectedLoss = try file.tensor("loss")[flat: 0]
@@ -75,6 +79,7 @@ import Testing
             }
         }
         #expect(compared > (settings.trainSaliency ? 40 : 10), "compared \(compared) gradients")
+        if settings.trainPresence { #expect(file.entries["grad.presence.weight"] != nil && model.presence != nil) }
     }
 
     func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {

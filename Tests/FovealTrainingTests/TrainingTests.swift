@@ -302,6 +302,41 @@ let testConfig = ModelConfig(taskSize: 64, saliencySize: 32, depth: 6, saliencyW
         #expect(try GazeNet(weightsAt: path).estimate(images).map(\.presence) == after.map(\.presence))
     }
 
+    @Test func trainingTheHeadWithTheNetworkUsesEveryFrame() throws {
+        var config = testConfig
+        config.presence = true
+        let model = try GazeNet(config: config, seed: 4)
+        let headBefore = try #require(model.presence).weight.value
+        let convBefore = model.task.conv[0].weight.value
+        var options = Trainer.Options()
+        (options.epochs, options.batchSize, options.presenceWeight, options.validationLimit) = (1, 16, 1, 8)
+        let trainer = try Trainer(model: model, dataset: GazeCaptureDataset(root: Self.dataset), options: options,
+                                  runDirectory: Fixtures.temporaryDirectory())
+        var lines: [String] = []
+        #expect(try trainer.run(log: { lines.append($0) }, progress: { _ in }))
+        // Invalid frames are in the batches, and the head and AlexNet both moved.
+        let start = try #require(lines.first { $0.hasPrefix("training on") })
+        #expect(start.contains("without a face with open eyes") && !start.contains("(0 without"), "\(start)")
+        #expect(model.presence?.weight.value.values != headBefore.values && model.task.conv[0].weight.value.values != convBefore.values)
+        // Without a head there is nothing to train.
+        let headless = try GazeNet(config: testConfig, seed: 4)
+        let refused = try Trainer(model: headless, dataset: GazeCaptureDataset(root: Self.dataset), options: options,
+                                  runDirectory: Fixtures.temporaryDirectory())
+        #expect(throws: TrainingError.self) { try refused.run(log: { _ in }, progress: { _ in }) }
+    }
+
+    @Test func crossEntropyStaysFiniteAtLargeLogitsAndCountsOnlyValidRowsForGaze() {
+        let (loss, gradient) = binaryCrossEntropy(logits: Tensor(shape: [3], values: [100, -100, 0]), labels: [true, false, true])
+        #expect(abs(loss - Float(log(2.0) / 3)) < 1e-6)
+        #expect(abs(gradient[flat: 0]) < 1e-6 && abs(gradient[flat: 1]) < 1e-6 && abs(gradient[flat: 2] + 0.5 / 3) < 1e-6)
+        // A wrong, confident logit costs about its size.
+        #expect(abs(binaryCrossEntropy(logits: Tensor(shape: [1], values: [-80]), labels: [true]).loss - 80) < 1e-3)
+        let prediction = Tensor(shape: [2, 2], values: [1, 2, 50, 50]), target = Tensor(shape: [2, 2], values: [0, 0, 0, 0])
+        let (mse, dMSE) = meanSquaredError(prediction, target, rows: [true, false])
+        #expect(mse == 2.5 && dMSE.values == [1, 2, 0, 0])
+        #expect(meanSquaredError(prediction, target, rows: [false, false]).loss == 0)
+    }
+
     @Test func oneClassAloneIsAnError() throws {
         let model = try GazeNet(config: testConfig, seed: 4)
         let frames = try GazeCaptureDataset(root: Self.dataset).recording("00000").frames.filter(\.isValid)

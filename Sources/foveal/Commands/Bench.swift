@@ -117,7 +117,7 @@ extension Foveal {
             var settings = GazeNet.TrainingSettings()
             settings.trainSaliency = model.config.sampler && !frozenSaliency
             let optimizer = Optimizer(.adam)
-            let parameters = model.trainableParameters.filter { settings.trainSaliency || !$0.name.hasPrefix("saliency") }
+            let parameters = model.trainedParameters(settings)
             var rng = SplitMix64(seed: 3)
             var forward = 0.0, backward = 0.0, update = 0.0
             func step() {

@@ -49,8 +49,10 @@ extension Foveal {
         @Option(help: "Dropout probability of AlexNet's two dropout layers (torchvision: 0.5).") var dropout: Float = 0.5
         @Option(help: ArgumentHelp("Weight of a paired-difference loss: batches of frame pairs from one recording, "
             + "penalising the error of each pair's predicted gaze difference (0 = off).", valueName: "weight")) var pairLoss: Float = 0
-        @Flag(help: "After training, fit the presence head (face with open eyes in view, or not) on the train split's frames, valid and invalid, and write it into best.safetensors.")
+        @Flag(help: "Train the presence head (face with open eyes in view, or not) with the network: its binary cross-entropy on every train frame, valid or not, is added to the gaze error (which counts valid frames only).")
         var presence = false
+        @Option(help: "With --presence: the weight of its cross-entropy in the loss.")
+        var presenceWeight: Float = 1
         @Option(help: ArgumentHelp("Train no gaze: fit the presence head on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
         var presenceFrom: String?
         @Option(help: "Run folder.") var out: String
@@ -67,6 +69,7 @@ extension Foveal {
             if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
             if let saliencyLr, !(saliencyLr >= 0 && saliencyLr.isFinite) { throw ValidationError("--saliency-lr must be 0 or more") }
             if !(pairLoss >= 0 && pairLoss.isFinite) { throw ValidationError("--pair-loss must be 0 or more") }
+            if !(presenceWeight > 0 && presenceWeight.isFinite) { throw ValidationError("--presence-weight must be a positive number") }
             if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
         }
 
@@ -84,6 +87,7 @@ extension Foveal {
                 }
                 var modelConfig = try ModelConfig.named(config)
                 if noSampler { modelConfig.sampler = false }
+                if presence { modelConfig.presence = true }
                 let model = try GazeNet(config: modelConfig, seed: seed)
                 if let initFrom {
                     printError("init-from \(initFrom): \(try Checkpoint.loadMatching(initFrom, into: model, prefix: initPrefix))")
@@ -106,6 +110,7 @@ extension Foveal {
                 options.mirror = mirror
                 options.dropout = dropout
                 options.pairLossWeight = pairLoss
+                options.presenceWeight = presence ? presenceWeight : nil
                 let data = try Dataset(dataset, testPerson: holdOut)
                 printSkipped(data.readProblems)
                 if data.mpii != nil && holdOut == nil {
@@ -121,11 +126,6 @@ extension Foveal {
                 })
                 bar.finish()
                 if finished {
-                    if presence {
-                        let file = try SafeTensorsFile(path: trainer.bestPath)
-                        try fitPresence(try GazeNet(weightsAt: trainer.bestPath), on: data, metadata: file.metadata.filter { $0.key != "config" },
-                                        to: trainer.bestPath)
-                    }
                     emit("best model: \(trainer.bestPath)")
                 }
             }
