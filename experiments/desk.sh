@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The desk model: renders a training set of all four setups, fine-tunes the phone model on it
 # (eye-box saliency pretraining, then the task network behind the frozen sampler), fits the
-# presence head on its frozen features, then trains the head with the network in three short
+# presence head on its frozen features, then trains the head with the network in four short
 # runs, and evaluates the result on a seed it never saw: per family, uncalibrated and with 13-dot
 # calibration, against the best constant (each family's own mean test label).
 # Usage: experiments/desk.sh [WORK_DIR]   (about 2 hours on 2 cores)
@@ -29,15 +29,17 @@ common=(--dataset "$work/train" --config experiments/desk.json --init-from data/
         --validation-limit 2000 --seed 3)
 [ -f "$work/gaze/best.safetensors" ] || timed $foveal train "${common[@]}" --saliency-lr 0 --out "$work/gaze"
 [ -f "$work/fitted/best.safetensors" ] || timed $foveal train --dataset "$work/train" --presence-from "$work/gaze/best.safetensors" --out "$work/fitted"
-# The presence head with the network: 4 epochs at weight 1, then 3 and 4 at weight 10, each from
-# the last run's best (the validation split's gaze error).
+# The presence head with the network: 4 epochs at weight 1, then 3 and 4 at weight 10, then 2
+# without dropout, each from the last run's best (the validation split's gaze error).
 joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000)
 [ -f "$work/joint1/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/fitted/best.safetensors" \
   --epochs 4 --lr 2e-4 --seed 3 --out "$work/joint1"
 [ -f "$work/joint2/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint1/best.safetensors" \
   --presence-weight 10 --epochs 3 --lr 2e-4 --seed 4 --out "$work/joint2"
-[ -f "$work/ss/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint2/best.safetensors" \
-  --presence-weight 10 --epochs 4 --lr 1.5e-4 --seed 5 --out "$work/ss"
+[ -f "$work/joint3/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint2/best.safetensors" \
+  --presence-weight 10 --epochs 4 --lr 1.5e-4 --seed 5 --out "$work/joint3"
+[ -f "$work/ss/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint3/best.safetensors" \
+  --presence-weight 10 --dropout 0 --epochs 2 --lr 1e-4 --seed 6 --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi
