@@ -29,8 +29,8 @@ common=(--dataset "$work/train" --config experiments/desk.json --init-from data/
         --validation-limit 2000 --seed 3)
 [ -f "$work/gaze/best.safetensors" ] || timed $foveal train "${common[@]}" --saliency-lr 0 --out "$work/gaze"
 [ -f "$work/fitted/best.safetensors" ] || timed $foveal train --dataset "$work/train" --presence-from "$work/gaze/best.safetensors" --out "$work/fitted"
-# The presence head with the network: 4 epochs at weight 1, then 3 and 4 at weight 10, then 2
-# without dropout, each from the last run's best (the validation split's gaze error).
+# The presence head with the network: 4 epochs at weight 1, then 3 and 4 at weight 10, then 2 at
+# dropout 0.25, each from the last run's best (the validation split's gaze error).
 joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000)
 [ -f "$work/joint1/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/fitted/best.safetensors" \
   --epochs 4 --lr 2e-4 --seed 3 --out "$work/joint1"
@@ -39,7 +39,7 @@ joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch
 [ -f "$work/joint3/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint2/best.safetensors" \
   --presence-weight 10 --epochs 4 --lr 1.5e-4 --seed 5 --out "$work/joint3"
 [ -f "$work/ss/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint3/best.safetensors" \
-  --presence-weight 10 --dropout 0 --epochs 2 --lr 1e-4 --seed 6 --out "$work/ss"
+  --presence-weight 10 --dropout 0.25 --epochs 2 --lr 1e-4 --seed 6 --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi
