@@ -56,7 +56,10 @@ public struct GazeNet: Sendable {
         public var inputGradient = false
         /// Train the presence head with the network: the pass keeps its logits and `backward`
         /// takes their gradient, which also flows into AlexNet's features (so they learn what
-        /// tells open eyes from closed, which gaze alone never asks of them).
+        /// tells open eyes from closed, which gaze alone never asks of them). The head reads this
+        /// pass's features, behind the gaze's own dropout masks; training/recipe.py runs the
+        /// classifier again for it, with masks of its own. Without dropout (the parity fixture)
+        /// the two are the same step.
         public var trainPresence = false
 
         public init() {}
