@@ -2,7 +2,7 @@
 # The desk model: renders a training set of all four setups, fine-tunes the phone model on it
 # (eye-box saliency pretraining, then the task network behind the frozen sampler), fits the
 # presence head on its frozen features, then trains the head with the network in four short
-# runs, and evaluates the result on a seed it never saw: per family, uncalibrated and with 13-dot
+# runs, fits the face-in-view head on the result's frozen features, and evaluates the result on a seed it never saw: per family, uncalibrated and with 13-dot
 # calibration, against the best constant (each family's own mean test label).
 # Usage: experiments/desk.sh [WORK_DIR]   (about 2 hours on 2 cores)
 # Environment: FOVEAL (binary), TRAIN_SEED (101), TEST_SEED (9001), EPOCHS (12),
@@ -38,8 +38,10 @@ joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch
   --presence-weight 10 --epochs 3 --lr 2e-4 --seed 4 --out "$work/joint2"
 [ -f "$work/joint3/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint2/best.safetensors" \
   --presence-weight 10 --epochs 4 --lr 1.5e-4 --seed 5 --out "$work/joint3"
-[ -f "$work/ss/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint3/best.safetensors" \
-  --presence-weight 10 --dropout 0.25 --epochs 2 --lr 1e-4 --seed 6 --out "$work/ss"
+[ -f "$work/joint4/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint3/best.safetensors" \
+  --presence-weight 10 --dropout 0.25 --epochs 2 --lr 1e-4 --seed 6 --out "$work/joint4"
+# The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays.
+[ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train" --face-from "$work/joint4/best.safetensors" --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi

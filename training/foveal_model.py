@@ -5,6 +5,12 @@ Foveal's Swift code reads.
 Added: the presence head, `presence` = nn.Linear(hidden, 1) on AlexNet's penultimate features (the
 output of classifier.5, after its ReLU): sigmoid of it is the probability that a face with open eyes
 is in view. A configuration with "presence": true has it; one without reads as before.
+
+Added: the face-in-view head, `face_in_view` = nn.Linear(1, 1) on the saliency map's entropy
+(-sum S log S): sigmoid of it is the probability that a face is in view at all, its eyes open or
+closed, which tells a blink from nobody there (the map, trained onto the eyes, spreads out when there
+are none). A configuration with "face_in_view": true has it; it needs the sampler. Foveal fits it
+after training (`foveal train --face-from`); the recipe never trains it.
 """
 import importlib.util
 import json
@@ -31,24 +37,27 @@ R = load_reference()
 
 
 class FovealGazeNet(R.GazeNet):
-    """The reference GazeNet, with the presence head when `presence` is set."""
+    """The reference GazeNet, with the presence and face-in-view heads when their flags are set."""
 
     def __init__(self, task_size=227, saliency_size=227, depth=10, width=64, alex_widths=(64, 192, 384, 256, 256),
-                 hidden=4096, range_cm=30.0, use_sampler=True, presence=False):
+                 hidden=4096, range_cm=30.0, use_sampler=True, presence=False, face_in_view=False):
         super().__init__(task_size, saliency_size, depth, width, alex_widths, hidden, range_cm, use_sampler)
         self.presence = nn.Linear(hidden, 1) if presence else None
+        self.face_in_view = nn.Linear(1, 1) if face_in_view else None
 
     @classmethod
     def from_config(cls, config):
         """A model from a weight file's configuration dict (the __metadata__["config"] JSON)."""
         return cls(config["task_size"], config["saliency_size"], config["depth"], config["saliency_width"],
                    tuple(config["alex_widths"]), config["hidden"], config["range_cm"], config["sampler"],
-                   config.get("presence", False))
+                   config.get("presence", False), config.get("face_in_view", False))
 
     def forward(self, image):
         out = super().forward(image)
         if self.presence is not None:
             out["presence"] = torch.sigmoid(self.presence(self.penultimate(out["resampled"]))).squeeze(1)
+        if self.face_in_view is not None:
+            out["face_in_view"] = torch.sigmoid(self.face_in_view(saliency_entropy(out["saliency"])[:, None])).squeeze(1)
         return out
 
     def penultimate(self, j):
@@ -58,9 +67,15 @@ class FovealGazeNet(R.GazeNet):
         return t.classifier[:6](torch.flatten(x, 1))
 
 
+def saliency_entropy(s):
+    """-sum S log S of each (N, 1, G, G) saliency map, in nats (log(G * G) for a uniform map)."""
+    return -torch.special.xlogy(s, s).sum((1, 2, 3))
+
+
 def config_json(config):
-    """The configuration as Foveal writes it: `presence` only when true."""
+    """The configuration as Foveal writes it: `presence` and `face_in_view` only when true."""
     c = dict(config)
-    if not c.get("presence"):
-        c.pop("presence", None)
+    for flag in ("presence", "face_in_view"):
+        if not c.get(flag):
+            c.pop(flag, None)
     return json.dumps(c)

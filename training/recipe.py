@@ -102,8 +102,12 @@ def clip_gradients(parameters, maximum):
 
 
 def make_optimizer(net, kind, lr, saliency_lr, weight_decay):
-    """Two parameter groups, task (and presence) and saliency, the second left out when frozen."""
-    task = [p for n, p in net.named_parameters() if not is_saliency(n)]
+    """Two parameter groups, task (and presence) and saliency, the second left out when frozen. The
+    face-in-view head is fitted on frozen features afterwards (`foveal train --face-from`), never here."""
+    for n, p in net.named_parameters():
+        if n.startswith("face_in_view."):
+            p.requires_grad_(False)
+    task = [p for n, p in net.named_parameters() if not is_saliency(n) and not n.startswith("face_in_view.")]
     saliency = [p for n, p in net.named_parameters() if is_saliency(n)]
     groups = [{"params": task, "lr": lr, "name": "task"}]
     if saliency_lr > 0 and saliency:

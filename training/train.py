@@ -122,7 +122,7 @@ def read_weights(path):
 
 def load_into(net, tensors, path):
     missing, unexpected = net.load_state_dict(tensors, strict=False)
-    missing = [m for m in missing if not m.endswith("num_batches_tracked") and not m.startswith("presence.")]
+    missing = [m for m in missing if not m.endswith("num_batches_tracked") and not m.startswith(("presence.", "face_in_view."))]
     if missing or unexpected:
         raise SystemExit(f"{path}: does not fit the model (missing {missing[:4]}, unexpected {unexpected[:4]})")
 

@@ -61,7 +61,9 @@ public struct AngularStatistics: Codable, Sendable, Equatable {
 }
 
 /// How well the presence head tells frames with a face with open eyes (GazeCapture's valid
-/// frames) from the rest (nobody in view, eyes closed), at a threshold of one half.
+/// frames) from the rest (nobody in view, eyes closed), at a threshold of one half; or the
+/// face-in-view head, among the frames without a face with open eyes, those with a face (eyes
+/// closed: GazeCapture found the face, not the eyes) from those without (nobody there).
 public struct PresenceStatistics: Codable, Sendable, Equatable {
     public var frames = 0, correct = 0
     public var faceFrames = 0, faceCorrect = 0
@@ -75,6 +77,13 @@ public struct PresenceStatistics: Codable, Sendable, Equatable {
         guard sawFace == hasFace else { return }
         correct += 1
         if hasFace { faceCorrect += 1 } else { noFaceCorrect += 1 }
+    }
+
+    /// Adds another part's counts (a shard of the same evaluation).
+    public mutating func merge(_ p: PresenceStatistics) {
+        (frames, correct) = (frames + p.frames, correct + p.correct)
+        (faceFrames, faceCorrect) = (faceFrames + p.faceFrames, faceCorrect + p.faceCorrect)
+        (noFaceFrames, noFaceCorrect) = (noFaceFrames + p.noFaceFrames, noFaceCorrect + p.noFaceCorrect)
     }
 
     /// Share of frames classified right.
@@ -122,6 +131,9 @@ public struct EvaluationReport: Codable, Sendable {
     public var overallDegrees: AngularStatistics?
     /// For a model with the presence head: its accuracy on every frame of the split, valid or not.
     public var presence: PresenceStatistics?
+    /// For a model with the face-in-view head as well: its accuracy on the frames without a face
+    /// with open eyes (the frames it decides for), eyes closed or nobody there.
+    public var faceInView: PresenceStatistics? = nil
     /// The model's identity (`GazeNet.identity()`); nil for a constant baseline.
     public var model: String?
     /// The part of the dataset evaluated, with every frame's error kept (per family, in cm and
@@ -134,6 +146,7 @@ public struct EvaluationReport: Codable, Sendable {
         case dataset, split, frameSelection = "frames", families, overall, framesPerSecond = "frames_per_second"
         case seconds, skippedFrames = "skipped_frames", skippedRecordings = "skipped_recordings", problems
         case familiesDegrees = "families_degrees", overallDegrees = "overall_degrees", presence, model
+        case faceInView = "face_in_view"
         case shard, frameErrors = "frame_errors", frameErrorsDegrees = "frame_errors_degrees"
     }
 }
@@ -193,12 +206,13 @@ public struct Evaluator {
     public func run(_ dataset: GazeCaptureDataset, _ selection: FrameSelection, features wantFeatures: Bool = false,
                     onFrame: (GazeCaptureFrame, CameraSpacePoint, [Float]?) -> Void = { _, _, _ in },
                     progress: (Progress) -> Void = { _ in }) throws -> EvaluationReport {
-        var presence: PresenceStatistics?, identity: String?
+        var presence: PresenceStatistics?, faceInView: PresenceStatistics?, identity: String?
         var walkSelection = selection
         if case .model(let model) = predictor {
             identity = model.identity()
             if model.presence != nil, presenceStatistics {
                 presence = PresenceStatistics()
+                if model.faceInView != nil { faceInView = PresenceStatistics() }
                 walkSelection.validOnly = false
             }
         }
@@ -227,7 +241,10 @@ public struct Evaluator {
                         let estimates = try model.estimate(group.map(\.1))
                         gaze = estimates.map(\.point)
                         if wantFeatures { features = estimates.map(\.features) }
-                        for (estimate, (frame, _)) in zip(estimates, group) { presence?.add(sawFace: estimate.sawFace, hasFace: frame.isValid) }
+                        for (estimate, (frame, _)) in zip(estimates, group) {
+                            presence?.add(sawFace: estimate.sawFace, hasFace: frame.isValid)
+                            if !frame.isValid { faceInView?.add(sawFace: (estimate.faceInView ?? 0) >= 0.5, hasFace: frame.face != nil) }
+                        }
                     case .constant(let point):
                         gaze = Array(repeating: point, count: group.count)
                     case .constantPerFamily(let points):
@@ -251,7 +268,7 @@ public struct Evaluator {
             families: errors.mapValues(ErrorStatistics.init), overall: ErrorStatistics(errors.values.flatMap { $0 }),
             framesPerSecond: seconds > 0 ? Double(evaluated) / seconds : 0, seconds: seconds,
             skippedFrames: unreadable.count, skippedRecordings: walk.skippedRecordings,
-            problems: (walk.problems + unreadable).map(\.description), presence: presence, model: identity,
+            problems: (walk.problems + unreadable).map(\.description), presence: presence, faceInView: faceInView, model: identity,
             shard: selection.shard, frameErrors: selection.shard == nil ? nil : errors)
     }
 }

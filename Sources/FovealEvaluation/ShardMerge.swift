@@ -38,13 +38,8 @@ public enum ShardMerge {
         merged.skippedFrames = reports.reduce(0) { $0 + $1.skippedFrames }
         merged.skippedRecordings = reports.reduce(0) { $0 + $1.skippedRecordings }
         merged.problems = reports.flatMap(\.problems)
-        merged.presence = first.presence.map { _ in
-            reports.compactMap(\.presence).reduce(into: PresenceStatistics()) { total, p in
-                total.frames += p.frames; total.correct += p.correct
-                total.faceFrames += p.faceFrames; total.faceCorrect += p.faceCorrect
-                total.noFaceFrames += p.noFaceFrames; total.noFaceCorrect += p.noFaceCorrect
-            }
-        }
+        merged.presence = first.presence.map { _ in reports.compactMap(\.presence).reduce(into: PresenceStatistics()) { $0.merge($1) } }
+        merged.faceInView = first.faceInView.map { _ in reports.compactMap(\.faceInView).reduce(into: PresenceStatistics()) { $0.merge($1) } }
         (merged.shard, merged.frameErrors, merged.frameErrorsDegrees) = (nil, nil, nil)
         return merged
     }

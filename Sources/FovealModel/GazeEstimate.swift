@@ -12,24 +12,54 @@ public struct GazeEstimate: Sendable, Equatable {
     /// The probability (0-1) that a face with open eyes is in view; nil for a model without the
     /// presence head.
     public var presence: Double?
+    /// The probability (0-1) that a face is in view, eyes open or closed; nil for a model without
+    /// the face-in-view head.
+    public var faceInView: Double?
 
-    public init(point: CameraSpacePoint, features: [Float], presence: Double? = nil) {
-        (self.point, self.features, self.presence) = (point, features, presence)
+    public init(point: CameraSpacePoint, features: [Float], presence: Double? = nil, faceInView: Double? = nil) {
+        (self.point, self.features, self.presence, self.faceInView) = (point, features, presence, faceInView)
     }
 
     /// Whether a face with open eyes is in view (see `seesFace`).
     public var sawFace: Bool { Self.seesFace(presence) }
+
+    /// What the camera saw, as live output names it.
+    public var faceState: FaceState { FaceState(presence: presence, faceInView: faceInView) }
 
     /// Whether a presence probability means a face with open eyes is in view: one half or more,
     /// and always for a model without the presence head (nil), which cannot tell.
     public static func seesFace(_ presence: Double?) -> Bool { (presence ?? 1) >= 0.5 }
 }
 
+/// Whether a frame shows a face with open eyes, and if not, why not, from the presence and
+/// face-in-view probabilities (each taken at one half).
+public enum FaceState: String, Sendable, Equatable {
+    /// A face with open eyes: the gaze means something.
+    case openEyes = "face"
+    /// A face, its eyes closed (a blink, or dozing).
+    case eyesClosed = "eyes closed"
+    /// Nobody in view (or too little of a face to see).
+    case noFace = "no face"
+    /// No face with open eyes, from a model without the face-in-view head, which cannot say which.
+    case noFaceOrEyesClosed = "no face or eyes closed"
+
+    public init(presence: Double?, faceInView: Double?) {
+        if GazeEstimate.seesFace(presence) {
+            self = .openEyes
+        } else if let faceInView {
+            self = faceInView >= 0.5 ? .eyesClosed : .noFace
+        } else {
+            self = .noFaceOrEyesClosed
+        }
+    }
+}
+
 extension GazeNet.Output {
     /// Frame `i` of the batch as a camera-space point with its features.
     public func estimate(_ i: Int) -> GazeEstimate {
         GazeEstimate(point: CameraSpacePoint(xCm: Double(gazeCm[flat: 2 * i]), yCm: Double(gazeCm[flat: 2 * i + 1])),
-                     features: features.map { $0.item(i).values } ?? [], presence: presence.map { Double($0[flat: i]) })
+                     features: features.map { $0.item(i).values } ?? [], presence: presence.map { Double($0[flat: i]) },
+                     faceInView: faceInView.map { Double($0[flat: i]) })
     }
 
     /// Every frame of the batch, in order.

@@ -23,6 +23,12 @@ public struct GazeNet: Sendable {
     /// `TrainingSettings.trainPresence`) or fitted afterwards on frozen features
     /// (`PresenceFitting`); nil for weight files without one.
     public var presence: LinearLayer?
+    /// A logistic regression on the saliency map's entropy (`saliencyEntropy`): whether a face is
+    /// in view at all, its eyes open or closed, which tells a blink from nobody there. The map was
+    /// trained to put its mass on the eyes, open or not; with no eyes to find it spreads out.
+    /// Fitted after training (`PresenceFitting`), never trained with the network; nil for weight
+    /// files without one.
+    public var faceInView: LinearLayer?
     /// Every parameter and buffer in `state_dict` order, shared with the layers.
     public let parameters: [Parameter]
 
@@ -40,6 +46,8 @@ public struct GazeNet: Sendable {
         public var features: Tensor?
         /// (N) probability that a face with open eyes is in view; nil without the presence head.
         public var presence: Tensor?
+        /// (N) probability that a face is in view, eyes open or closed; nil without the face-in-view head.
+        public var faceInView: Tensor?
     }
 
     /// How a training forward pass runs (nil: inference).
@@ -98,6 +106,7 @@ public struct GazeNet: Sendable {
         }
         task = try AlexNetRegressor(p.scope("task"), widths: config.alexWidths, hidden: config.hidden)
         if config.presence { presence = try LinearLayer(p.scope("presence"), in: config.hidden, out: 1) }
+        if config.faceInView { faceInView = try LinearLayer(p.scope("face_in_view"), in: 1, out: 1) }
         parameters = p.parameters
     }
 
@@ -131,10 +140,9 @@ public struct GazeNet: Sendable {
         if let presence, training?.trainPresence == true, case let (logits, cache?) = presence.forward(features, keep: true) {
             presenceLogits = (logits.reshaped([features.shape[0]]), cache)
         }
-        let presenceProbability = presenceLogits.map { Elementwise.sigmoid($0.logits) }
-            ?? presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
+        let presenceProbability = presenceLogits.map { Elementwise.sigmoid($0.logits) } ?? probability(presence, features)
         let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features,
-                            presence: presenceProbability)
+                            presence: presenceProbability, faceInView: map.flatMap(faceInViewProbability))
         guard let training, let taskCache else { return (output, nil) }
         return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
                                       squashed: squashed, presence: presenceLogits))
@@ -147,20 +155,44 @@ public struct GazeNet: Sendable {
     public func callAsFunction(_ image: some GazeNetInput, reusing reuse: SaliencyReuse) -> Output {
         guard config.sampler, image.batchSize == 1 else { return self(image) }
         let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
-        let grid: Tensor
+        let grid: Tensor, map: Tensor
         if let kept = reuse.reusable(for: low) {
-            grid = kept
+            (grid, map) = kept
         } else {
-            let map = saliencyMap(lowResolution: low).map
+            map = saliencyMap(lowResolution: low).map
             grid = sampler.grid(map, outputHeight: config.taskSize, outputWidth: config.taskSize)
             reuse.keep(low: low, map: map, grid: grid)
         }
         let resampled = image.sampled(on: grid)
         var unused = SplitMix64(seed: 0)  // inference draws nothing
         let (z, features, _) = task.forward(resampled, dropout: nil, rng: &unused)
-        let presenceProbability = presence.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
         return Output(saliency: nil, grid: grid, resampled: resampled, gazeCm: centimetres(Elementwise.sigmoid(z)), features: features,
-                      presence: presenceProbability)
+                      presence: probability(presence, features), faceInView: faceInViewProbability(map))
+    }
+
+    /// (N) the face-in-view head on the saliency maps (N, 1, G, G); nil without the head.
+    func faceInViewProbability(_ map: Tensor) -> Tensor? {
+        guard let faceInView else { return nil }
+        let n = map.shape[0]
+        return Elementwise.sigmoid(faceInView(Tensor(shape: [n, 1], values: Self.saliencyEntropy(map).map(Float.init)))).reshaped([n])
+    }
+
+    /// The entropy -sum S log S (nats) of each saliency map (N, 1, G, G), summed in Double: from
+    /// 0 for all the mass on one cell to log(G * G) (6.87 for 31x31) for a uniform map.
+    public static func saliencyEntropy(_ map: Tensor) -> [Double] {
+        let n = map.shape[0], cells = map.count / max(1, n)
+        return map.withUnsafeBufferPointer { s in
+            (0..<n).map { b in
+                var h = 0.0
+                for i in (b * cells)..<((b + 1) * cells) where s[i] > 0 { h -= Double(s[i]) * log(Double(s[i])) }
+                return h
+            }
+        }
+    }
+
+    /// (N) sigmoid of a logistic head on the (N, hidden) features; nil without the head.
+    private func probability(_ head: LinearLayer?, _ features: Tensor) -> Tensor? {
+        head.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
     }
 
     /// `forward` as a training pass, whose cache is always kept.
@@ -278,11 +310,13 @@ public struct GazeNet: Sendable {
     public var trainableParameters: [Parameter] { parameters.filter(\.role.isTrainable) }
 
     /// The parameters a training pass with `settings` updates: the saliency path only end to
-    /// end, the presence head only when trained with the network.
+    /// end, the presence head only when trained with the network, the face-in-view head never
+    /// (it is fitted on frozen features afterwards).
     public func trainedParameters(_ settings: TrainingSettings) -> [Parameter] {
         trainableParameters.filter { p in
             if p.name.hasPrefix("saliency") { return settings.trainSaliency }
             if p.name.hasPrefix("presence.") { return settings.trainPresence }
+            if p.name.hasPrefix("face_in_view.") { return false }
             return true
         }
     }

@@ -23,15 +23,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// with open eyes is in view. Absent from the JSON of models without one, so their
     /// configuration (and identity) reads as it always has.
     public var presence: Bool
+    /// With the face-in-view head (`face_in_view.weight` (1, 1), `face_in_view.bias`): from the
+    /// saliency map's entropy, the probability that a face is in view at all, its eyes open or
+    /// closed. Needs the sampler. Absent from the JSON of models without one.
+    public var faceInView: Bool
 
     enum CodingKeys: String, CodingKey {
         case taskSize = "task_size", saliencySize = "saliency_size", depth
         case saliencyWidth = "saliency_width", alexWidths = "alex_widths", hidden
-        case rangeCm = "range_cm", sampler, presence
+        case rangeCm = "range_cm", sampler, presence, faceInView = "face_in_view"
     }
 
     public init(taskSize: Int, saliencySize: Int, depth: Int, saliencyWidth: Int, alexWidths: [Int],
-                hidden: Int, rangeCm: Double = 30, sampler: Bool = true, presence: Bool = false) {
+                hidden: Int, rangeCm: Double = 30, sampler: Bool = true, presence: Bool = false, faceInView: Bool = false) {
         self.taskSize = taskSize
         self.saliencySize = saliencySize
         self.depth = depth
@@ -41,6 +45,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.rangeCm = rangeCm
         self.sampler = sampler
         self.presence = presence
+        self.faceInView = faceInView
     }
 
     public init(from decoder: Decoder) throws {
@@ -54,6 +59,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         rangeCm = try c.decode(Double.self, forKey: .rangeCm)
         sampler = try c.decode(Bool.self, forKey: .sampler)
         presence = try c.decodeIfPresent(Bool.self, forKey: .presence) ?? false
+        faceInView = try c.decodeIfPresent(Bool.self, forKey: .faceInView) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -67,6 +73,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try c.encode(rangeCm, forKey: .rangeCm)
         try c.encode(sampler, forKey: .sampler)
         if presence { try c.encode(true, forKey: .presence) }
+        if faceInView { try c.encode(true, forKey: .faceInView) }
     }
 
     /// The paper's model: 227x227 task and saliency inputs, ResNet-18 prefix of depth 10,
@@ -112,6 +119,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         guard saliencySize >= 16, saliencySize <= 4096 else {
             throw bad("saliency_size \(saliencySize) is outside 16...4096")
         }
+        guard sampler || !faceInView else { throw bad("face_in_view reads the saliency map: it needs \"sampler\": true") }
     }
 
     /// Decodes and validates the JSON a weight file carries.

@@ -16,7 +16,7 @@ public final class SaliencyReuse {
     public private(set) var reused = 0, computed = 0
 
     private var low: Tensor?
-    private var grid: Tensor?
+    private var grid: Tensor?, map: Tensor?
     /// The kept map spread over the low-resolution copy's pixels, summing to 1.
     private var weights: [Float] = []
     private var sinceComputed = 0
@@ -28,18 +28,18 @@ public final class SaliencyReuse {
         (self.every, self.threshold) = (max(1, every), threshold)
     }
 
-    /// The kept grid, if `low` is close enough to the copy it was made from and the ceiling allows.
-    func reusable(for low: Tensor) -> Tensor? {
-        guard let grid, let kept = self.low, sinceComputed + 1 < every, kept.shape == low.shape,
+    /// The kept grid and map, if `low` is close enough to the copy they were made from and the ceiling allows.
+    func reusable(for low: Tensor) -> (grid: Tensor, map: Tensor)? {
+        guard let grid, let map, let kept = self.low, sinceComputed + 1 < every, kept.shape == low.shape,
               Self.weightedDifference(kept, low, weights) < threshold else { return nil }
         sinceComputed += 1
         reused += 1
-        return grid
+        return (grid, map)
     }
 
     /// Keeps a freshly computed grid with the copy and the (1, 1, g, g) saliency map it came from.
     func keep(low: Tensor, map: Tensor, grid: Tensor) {
-        (self.low, self.grid, sinceComputed) = (low, grid, 0)
+        (self.low, self.grid, self.map, sinceComputed) = (low, grid, map, 0)
         weights = Self.spread(map, height: low.shape[2], width: low.shape[3])
         computed += 1
     }

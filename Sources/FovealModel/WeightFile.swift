@@ -71,16 +71,26 @@ extension GazeNet {
 }
 
 extension GazeNet {
-    /// This model with a presence head of the given weights (1, hidden) and bias (1): the same
-    /// parameters otherwise, shared with this model, and `presence` set in the configuration.
-    public func withPresence(weight: Tensor, bias: Tensor) throws -> GazeNet {
+    /// A logistic head's weights (1, inputs) and bias (1).
+    public typealias LogisticHead = (weight: Tensor, bias: Tensor)
+
+    /// This model with the heads given (a presence head, a face-in-view head) in place of its own,
+    /// and set in the configuration: the same parameters otherwise, shared with this model.
+    public func withHeads(presence: LogisticHead? = nil, faceInView: LogisticHead? = nil) throws -> GazeNet {
         var config = self.config
-        config.presence = true
+        if presence != nil { config.presence = true }
+        if faceInView != nil { config.faceInView = true }
         let byName = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
         return try GazeNet(config: config, parameters: ParameterReader { name, shape, _ in
-            let value = name == "presence.weight" ? weight : name == "presence.bias" ? bias : byName[name]
+            let value: Tensor? = switch name {
+            case "presence.weight" where presence != nil: presence?.weight
+            case "presence.bias" where presence != nil: presence?.bias
+            case "face_in_view.weight" where faceInView != nil: faceInView?.weight
+            case "face_in_view.bias" where faceInView != nil: faceInView?.bias
+            default: byName[name]
+            }
             guard let value, value.shape == shape else {
-                throw ModelError.badInput("presence head: tensor '\(name)' is missing or not of shape \(shape)")
+                throw ModelError.badInput("head: tensor '\(name)' is missing or not of shape \(shape)")
             }
             return value
         })

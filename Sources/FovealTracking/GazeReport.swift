@@ -26,6 +26,11 @@ public struct GazeReport: Codable, Sendable, Equatable {
     /// is in view, and whether it is taken as there (presence of one half or more).
     public var presence: Double?
     public var face: Bool?
+    /// With a model that also has the face-in-view head: the probability (0-1) that a face is in
+    /// view, eyes open or closed, and whether a frame without a face with open eyes had them
+    /// closed (false: nobody there; also false while `face` is true).
+    public var faceInView: Double?
+    public var eyesClosed: Bool?
     /// The frame's mean brightness (BT.601 luma, 0-255), and whether it is too dark to read.
     public var luma: Double?
     public var lowLight: Bool?
@@ -37,6 +42,7 @@ public struct GazeReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case frame, name, calibrated, presence, face, luma, screen, lowLight = "low_light", onScreen = "on_screen"
+        case faceInView = "face_in_view", eyesClosed = "eyes_closed"
         case timeS = "time_s", gazeCm = "gaze_cm", latencyMs = "latency_ms", labelCm = "label_cm"
         case screenCm = "screen_cm", screenPx = "screen_px", uncalibratedCm = "uncalibrated_cm"
     }
@@ -46,6 +52,7 @@ public struct GazeReport: Codable, Sendable, Equatable {
         timeS = p.captureTime
         presence = p.presence
         face = p.presence == nil ? nil : p.face
+        if p.presence != nil, let faceInView = p.faceInView { (self.faceInView, eyesClosed) = (faceInView, p.faceState == .eyesClosed) }
         luma = p.luma.map { ($0 * 10).rounded() / 10 }
         lowLight = p.luma == nil ? nil : p.lowLight
         latencyMs = p.latencyMs
@@ -87,6 +94,8 @@ public struct GazeReport: Codable, Sendable, Equatable {
         try c.encodeIfPresent(calibrated, forKey: .calibrated)
         try c.encodeIfPresent(presence, forKey: .presence)
         try c.encodeIfPresent(face, forKey: .face)
+        try c.encodeIfPresent(faceInView, forKey: .faceInView)
+        try c.encodeIfPresent(eyesClosed, forKey: .eyesClosed)
         try c.encodeIfPresent(luma, forKey: .luma)
         try c.encodeIfPresent(lowLight, forKey: .lowLight)
         if face == false {

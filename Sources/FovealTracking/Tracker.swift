@@ -26,15 +26,17 @@ public struct TrackPoint: Sendable {
     public var startsRecording = false
     /// The probability that a face with open eyes is in view (nil: the model cannot tell).
     public var presence: Double?
+    /// The probability that a face is in view, eyes open or closed (nil: the model cannot tell).
+    public var faceInView: Double?
     /// The frame's mean BT.601 luma, 0-255 (nil where not measured).
     public var luma: Double?
 
     public init(frame: Int, name: String? = nil, captureTime: Double, gaze: CameraSpacePoint, uncalibrated: CameraSpacePoint,
                 calibrated: Bool = false, latencyMs: Double, label: CameraSpacePoint? = nil, features: [Float] = [],
-                startsRecording: Bool = false, presence: Double? = nil, luma: Double? = nil) {
+                startsRecording: Bool = false, presence: Double? = nil, faceInView: Double? = nil, luma: Double? = nil) {
         (self.frame, self.name, self.captureTime, self.gaze, self.uncalibrated) = (frame, name, captureTime, gaze, uncalibrated)
         (self.calibrated, self.latencyMs, self.label, self.features, self.startsRecording) = (calibrated, latencyMs, label, features, startsRecording)
-        (self.presence, self.luma) = (presence, luma)
+        (self.presence, self.faceInView, self.luma) = (presence, faceInView, luma)
     }
 
     /// Whether the frame is too dark for the model to read (`LowLight`).
@@ -43,6 +45,9 @@ public struct TrackPoint: Sendable {
     /// Whether a face with open eyes is in view, so that `gaze` means something: the frames
     /// without are reported without a gaze point and never calibrate.
     public var face: Bool { GazeEstimate.seesFace(presence) }
+
+    /// A face with open eyes, or why not: closed eyes, nobody there (`FaceState`).
+    public var faceState: FaceState { FaceState(presence: presence, faceInView: faceInView) }
 }
 
 /// What a tracking run did.
@@ -52,6 +57,9 @@ public struct TrackSummary: Sendable {
     public var dropped = 0
     /// Frames in which the model saw no face with open eyes (nobody there, or a blink).
     public var framesWithoutFace = 0
+    /// Of those, the frames in which the model saw no face at all (nobody there), for a model
+    /// with the face-in-view head; the rest had the eyes closed.
+    public var framesNobodyInView = 0
     /// Frames too dark to read (`LowLight`).
     public var lowLightFrames = 0
     /// Gaps without a face with open eyes short enough to be blinks (`Tracker.longestBlinkSeconds`),
@@ -74,6 +82,7 @@ public struct TrackSummary: Sendable {
         seconds += s.seconds
         dropped += s.dropped
         framesWithoutFace += s.framesWithoutFace
+        framesNobodyInView += s.framesNobodyInView
         lowLightFrames += s.lowLightFrames
         blinks += s.blinks
         saliencyReused += s.saliencyReused
@@ -141,6 +150,7 @@ public final class Tracker {
             if !estimate.sawFace {
                 smoothing = freshSmoothing
                 summary.framesWithoutFace += 1
+                if estimate.faceState == .noFace { summary.framesNobodyInView += 1 }
                 if gapStart == nil && seenFace { gapStart = frame.timestamp }
             } else if let gapBegan = gapStart {
                 if frame.timestamp - gapBegan <= Self.longestBlinkSeconds { summary.blinks += 1 }
@@ -159,7 +169,7 @@ public final class Tracker {
             try output(TrackPoint(frame: frame.index, name: frame.name, captureTime: frame.timestamp, gaze: gaze,
                                   uncalibrated: estimate.point, calibrated: correction != nil, latencyMs: latency, label: frame.label,
                                   features: estimate.features, startsRecording: frame.startsRecording, presence: estimate.presence,
-                                  luma: luma))
+                                  faceInView: estimate.faceInView, luma: luma))
             summary.frames += 1
             processedFrames = summary.frames
         }

@@ -5,12 +5,15 @@ import FovealTensor
 import GazeCapture
 
 /// Fits the presence head: a logistic regression from AlexNet's penultimate features, frozen, to
-/// whether a face with open eyes is in view. The labels are GazeCapture's own: a frame is
-/// positive where its face, both eyes and face grid are detected (the frames gaze is trained
-/// and evaluated on), negative where the detector found no face (nobody there) or no eyes
-/// (closed). Fitting on frozen features leaves the gaze exactly as it was.
+/// whether a face with open eyes is in view; and the face-in-view head, one from the saliency
+/// map's entropy to whether a face is in view at all. The labels are GazeCapture's own: a frame
+/// has a face with open eyes where its face, both eyes and face grid are detected (the frames
+/// gaze is trained and evaluated on); it has a face where the face is detected, its eyes found or
+/// not (closed). The face-in-view head only decides for frames without a face with open eyes
+/// (is it a blink, or is nobody there?), so it is fitted on those alone. Fitting either leaves
+/// the gaze exactly as it was.
 ///
-/// The frames are drawn as they come, so the head learns how often a face is there: most frames
+/// The frames are drawn as they come, so the heads learn how often a face is there: most frames
 /// of a session have one, and a head fitted on equal shares of each class (as a first version
 /// was) reported one face in eight as missing, with the threshold at one half.
 public struct PresenceFitting {
@@ -20,23 +23,34 @@ public struct PresenceFitting {
     public var l2 = 1e-3
     public var iterations = 500
     public var seed: UInt64 = 1
+    /// Fit the presence head (false: keep the model's own, say one trained with the network).
+    public var fitsPresence = true
+    /// Fit the face-in-view head.
+    public var fitsFaceInView = true
 
     public init() {}
 
-    public struct Report: Sendable, CustomStringConvertible {
+    /// How one fitted head does on the frames it was fitted on.
+    public struct HeadReport: Sendable, CustomStringConvertible {
+        public var head: String, positive: String
         public var positives = 0, negatives = 0
         /// Share of the fitted frames classified right, and of each class's.
-        public var accuracy = 0.0, faceAccuracy = 0.0, noFaceAccuracy = 0.0
-        public var unreadable: [String] = []
+        public var accuracy = 0.0, positiveAccuracy = 0.0, negativeAccuracy = 0.0
 
         public var description: String {
-            String(format: "presence head fitted on %d frames with a face and open eyes and %d without: %.2f%% right on them (%.2f%% and %.2f%%)",
-                   positives, negatives, 100 * accuracy, 100 * faceAccuracy, 100 * noFaceAccuracy)
+            String(format: "%@ head fitted on %d frames with %@ and %d without: %.2f%% right on them (%.2f%% and %.2f%%)",
+                   head, positives, positive, negatives, 100 * accuracy, 100 * positiveAccuracy, 100 * negativeAccuracy)
         }
     }
 
-    /// The model with a presence head fitted on `frames` (typically the train split, valid and
-    /// invalid frames alike). Throws if either class has no frame.
+    public struct Report: Sendable, CustomStringConvertible {
+        public var heads: [HeadReport] = []
+        public var unreadable: [String] = []
+        public var description: String { heads.map(\.description).joined(separator: "\n") }
+    }
+
+    /// The model with the heads asked for fitted on `frames` (typically the train split, valid
+    /// and invalid frames alike). Throws if a head's classes do not both have frames.
     public func fit(_ model: GazeNet, frames: [GazeCaptureFrame], cancellation: Cancellation = Cancellation()) throws -> (GazeNet, Report) {
         var rng = SplitMix64(seed: seed)
         func sample(_ list: [GazeCaptureFrame]) -> [GazeCaptureFrame] {
@@ -46,7 +60,7 @@ public struct PresenceFitting {
         }
         let chosen = sample(frames)
         var report = Report()
-        var features: [[Double]] = [], labels: [Double] = []
+        var features: [[Double]] = [], entropy: [[Double]] = [], openEyes: [Double] = [], face: [Double] = []
         for start in stride(from: 0, to: chosen.count, by: 16) {
             if cancellation.isCancelled { throw TrainingError("presence fitting stopped") }
             let batch = Array(chosen[start..<min(chosen.count, start + 16)])
@@ -58,29 +72,42 @@ public struct PresenceFitting {
                 }
             }
             for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
-                for (estimate, (frame, _)) in zip(try model.estimate(group.map(\.1)), group) {
+                let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
+                let entropies = output.saliency.map(GazeNet.saliencyEntropy) ?? []
+                for (i, (estimate, (frame, _))) in zip(output.estimates, group).enumerated() {
                     features.append(estimate.features.map(Double.init))
-                    labels.append(frame.isValid ? 1 : 0)
+                    if i < entropies.count { entropy.append([entropies[i]]) }
+                    openEyes.append(frame.isValid ? 1 : 0)
+                    face.append(frame.face != nil ? 1 : 0)
                 }
             }
         }
-        report.positives = labels.count { $0 == 1 }
-        report.negatives = labels.count - report.positives
-        guard report.positives > 0, report.negatives > 0 else {
-            throw TrainingError("the presence head needs frames with and without a face with open eyes; found \(report.positives) and \(report.negatives)")
+        func fitHead(_ name: String, positive: String, inputs: [[Double]], labels: [Double], rows: [Bool]) throws -> GazeNet.LogisticHead {
+            let features = zip(inputs, rows).filter(\.1).map(\.0), labels = zip(labels, rows).filter(\.1).map(\.0)
+            var head = HeadReport(head: name, positive: positive)
+            head.positives = labels.count { $0 == 1 }
+            head.negatives = labels.count - head.positives
+            guard head.positives > 0, head.negatives > 0 else {
+                throw TrainingError("the \(name) head needs frames with and without \(positive); found \(head.positives) and \(head.negatives)")
+            }
+            let (w, b) = logisticRegression(features, labels)
+            var right = [0.0, 0.0]
+            for (x, y) in zip(features, labels) {
+                var z = b
+                for j in 0..<w.count { z += w[j] * x[j] }
+                if (z >= 0) == (y == 1) { right[Int(y)] += 1 }
+            }
+            (head.positiveAccuracy, head.negativeAccuracy) = (right[1] / Double(head.positives), right[0] / Double(head.negatives))
+            head.accuracy = (right[0] + right[1]) / Double(labels.count)
+            report.heads.append(head)
+            return (Tensor(shape: [1, w.count], values: w.map(Float.init)), Tensor(shape: [1], values: [Float(b)]))
         }
-        let (w, b) = logisticRegression(features, labels)
-        let d = w.count
-        let fitted = try model.withPresence(weight: Tensor(shape: [1, d], values: w.map(Float.init)), bias: Tensor(shape: [1], values: [Float(b)]))
-        var right = [0.0, 0.0]
-        for (x, y) in zip(features, labels) {
-            var z = b
-            for j in 0..<d { z += w[j] * x[j] }
-            if (z >= 0) == (y == 1) { right[Int(y)] += 1 }
-        }
-        (report.faceAccuracy, report.noFaceAccuracy) = (right[1] / Double(report.positives), right[0] / Double(report.negatives))
-        report.accuracy = (right[0] + right[1]) / Double(labels.count)
-        return (fitted, report)
+        if fitsFaceInView && !model.config.sampler { throw TrainingError("the face-in-view head reads the saliency map: a model without the sampler has none") }
+        let presence = fitsPresence
+            ? try fitHead("presence", positive: "a face with open eyes", inputs: features, labels: openEyes, rows: openEyes.map { _ in true }) : nil
+        let faceInView = fitsFaceInView
+            ? try fitHead("face-in-view", positive: "a face (eyes closed)", inputs: entropy, labels: face, rows: openEyes.map { $0 == 0 }) : nil
+        return (try model.withHeads(presence: presence, faceInView: faceInView), report)
     }
 
     /// L2-penalised logistic regression by full-batch Adam on standardised features; returns the

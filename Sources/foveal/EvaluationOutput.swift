@@ -17,6 +17,10 @@ func printEvaluation(_ report: EvaluationReport, participants: Bool) {
         emit(String(format: "presence: %.2f%% of %d frames right (face with open eyes %.2f%% of %d, none %.2f%% of %d)",
                     100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
     }
+    if let p = report.faceInView {
+        emit(String(format: "face in view: %.2f%% of the %d frames without a face with open eyes right (eyes closed %.2f%% of %d, nobody there %.2f%% of %d)",
+                    100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
+    }
     emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
                 report.overall.frames, report.seconds, report.framesPerSecond, report.skippedFrames, report.skippedRecordings))
 }

@@ -135,20 +135,22 @@ save_file({"grey": torch.from_numpy(grey.astype(np.float32)),
            "photo": torch.from_numpy(decoded.astype(np.float32).copy())},
           os.path.join(here, "images", "pixels.safetensors"))
 
-# The presence head (training/foveal_model.py): a small model with it, its weights, one 8-bit
-# frame and the outputs, gaze and presence.
+# The presence and face-in-view heads (training/foveal_model.py): a small model with them, its
+# weights, one 8-bit frame and the outputs, gaze, presence and face in view.
 sys.path.insert(0, os.path.join(here, "..", "..", "training"))
 import foveal_model  # noqa: E402
 
 torch.manual_seed(21)
 presence_config = {"task_size": 80, "saliency_size": 64, "depth": 10, "saliency_width": 8,
-                   "alex_widths": [8, 16, 24, 16, 16], "hidden": 32, "range_cm": 45.0, "sampler": True, "presence": True}
+                   "alex_widths": [8, 16, 24, 16, 16], "hidden": 32, "range_cm": 45.0, "sampler": True, "presence": True,
+                   "face_in_view": True}
 net = foveal_model.FovealGazeNet.from_config(presence_config).eval()
 for m in net.modules():
     if isinstance(m, torch.nn.BatchNorm2d):
         m.running_mean.uniform_(-0.1, 0.1); m.running_var.uniform_(0.5, 1.5)
 with torch.no_grad():
     net.presence.weight.mul_(8)  # spread the probabilities away from one half
+    net.face_in_view.weight.fill_(-4.0); net.face_in_view.bias.fill_(27.0)  # one half at an entropy of 6.75
 pixels = torch.randint(0, 256, (1, 3, 72, 128)).float() / 255
 mean = torch.tensor(R.IMAGENET_MEAN)[None, :, None, None]; std = torch.tensor(R.IMAGENET_STD)[None, :, None, None]
 with torch.no_grad():
@@ -157,7 +159,9 @@ prefix = os.path.join(here, "model", "presence")
 save_file({k: v.contiguous() for k, v in net.state_dict().items()}, prefix + ".weights.safetensors",
           metadata={"config": foveal_model.config_json(presence_config)})
 Image.fromarray((pixels[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(prefix + ".png")
-save_file({"pixels": pixels.contiguous(), "gaze_cm": out["gaze_cm"].contiguous(), "presence": out["presence"].contiguous()},
+save_file({"pixels": pixels.contiguous(), "gaze_cm": out["gaze_cm"].contiguous(), "presence": out["presence"].contiguous(),
+           "face_in_view": out["face_in_view"].contiguous()},
           prefix + ".io.safetensors")
-print("presence model: gaze", out["gaze_cm"].tolist(), "presence", out["presence"].tolist())
+print("presence model: gaze", out["gaze_cm"].tolist(), "presence", out["presence"].tolist(),
+      "face in view", out["face_in_view"].tolist())
 

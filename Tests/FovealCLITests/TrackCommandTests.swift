@@ -123,20 +123,50 @@ import Testing
     }
 }
 
-/// With nobody in view (a model whose presence head always says so), `track` reports no gaze.
+/// Without a face with open eyes in view (models whose heads always say so), `track` reports no
+/// gaze, and says why where the model can tell: the eyes closed, or nobody there.
 @Suite struct TrackWithoutAFace {
-    @Test func everyOutputSaysSoAndTheSummaryCounts() throws {
+    /// The fixture's model with its heads' weights zeroed and the biases given (nil: no head).
+    func weights(presence: Float, faceInView: Float?) throws -> String {
         let model = try GazeNet(weightsAt: Fixtures.path("model/presence.weights.safetensors"))
-        let nobody = try model.withPresence(weight: Tensor(zeros: [1, model.config.hidden]), bias: Tensor(shape: [1], values: [-20]))
-        let weights = Fixtures.temporaryDirectory() + "/nobody.safetensors"
-        try SafeTensorsWriter.write(nobody.parameters.map { ($0.name, $0.value) }, metadata: ["config": nobody.config.json], to: weights)
+        let zero = Tensor(zeros: [1, model.config.hidden])
+        var heads = try model.withHeads(presence: (zero, Tensor(shape: [1], values: [presence])),
+                                        faceInView: faceInView.map { (Tensor(zeros: [1, 1]), Tensor(shape: [1], values: [$0])) })
+        if faceInView == nil {
+            var config = heads.config
+            config.faceInView = false
+            heads = try GazeNet(config: config, parameters: ParameterReader { name, _, _ in
+                try #require(heads.parameter(name)).value
+            })
+        }
+        let path = Fixtures.temporaryDirectory() + "/heads.safetensors"
+        try SafeTensorsWriter.write(heads.parameters.map { ($0.name, $0.value) }, metadata: ["config": heads.config.json], to: path)
+        return path
+    }
+
+    @Test(arguments: [(Float(20), "eyes closed", true), (-20, "no face", false)])
+    func everyOutputSaysWhyAndTheSummaryCounts(faceInView: Float, says: String, eyesClosed: Bool) throws {
+        let weights = try weights(presence: -20, faceInView: faceInView)
         let image = Fixtures.path("model/presence.png")
         let text = try Run(["track", "--source", image, "--weights", weights, "--format", "text"])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].contains("no face or eyes closed (presence 0.00)"))
-        #expect(text.stderr.contains("1 without a face with open eyes"))
+        #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].contains("  \(says) (presence 0.00, face in view \(eyesClosed ? "1.00" : "0.00"))"),
+                "\(text.stdout)")
+        #expect(text.stderr.contains("1 without a face with open eyes (0 blinks, \(eyesClosed ? 0 : 1) with nobody in view)"), "\(text.stderr)")
         let jsonl = try Run(["track", "--source", image, "--weights", weights, "--format", "jsonl"])
         let line = try #require(try JSONSerialization.jsonObject(with: Data(jsonl.stdoutLines[0].utf8)) as? [String: Any])
-        #expect(line["face"] as? Bool == false && line["gaze_cm"] is NSNull)
+        #expect(line["face"] as? Bool == false && line["gaze_cm"] is NSNull && line["eyes_closed"] as? Bool == eyesClosed)
+        #expect(abs((line["face_in_view"] as? Double ?? .nan) - (eyesClosed ? 1 : 0)) < 1e-6)
+    }
+
+    @Test func aModelWithoutTheFaceInViewHeadCannotSayWhich() throws {
+        let weights = try weights(presence: -20, faceInView: nil)
+        let image = Fixtures.path("model/presence.png")
+        let text = try Run(["track", "--source", image, "--weights", weights, "--format", "text"])
+        #expect(text.stdoutLines.count == 1 && text.stdoutLines[0].contains("no face or eyes closed (presence 0.00)"), "\(text.stdout)")
+        #expect(text.stderr.contains("1 without a face with open eyes (0 blinks)"), "\(text.stderr)")
+        let jsonl = try Run(["track", "--source", image, "--weights", weights, "--format", "jsonl"])
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(jsonl.stdoutLines[0].utf8)) as? [String: Any])
+        #expect(line["face"] as? Bool == false && line["eyes_closed"] == nil && line["face_in_view"] == nil)
     }
 }

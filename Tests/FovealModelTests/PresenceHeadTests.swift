@@ -4,8 +4,8 @@ import FovealTensor
 import FovealTestSupport
 import Testing
 
-/// The presence head against its PyTorch twin (training/foveal_model.py), and weight files with
-/// and without it.
+/// The presence and face-in-view heads against their PyTorch twin (training/foveal_model.py), and
+/// weight files with and without them.
 @Suite struct PresenceHead {
     @Test func matchesThePyTorchTwin() throws {
         let model = try GazeNet(weightsAt: Fixtures.path("model/presence.weights.safetensors"))
@@ -19,15 +19,26 @@ import Testing
         #expect(abs(p - Double(presence[flat: 0])) < 1e-5, "presence \(p), PyTorch \(presence[flat: 0])")
         // The fixture's probability is far enough from one half to test the decision.
         #expect(abs(p - 0.5) > 0.1 && estimate.sawFace == (p >= 0.5))
+        let faceInView = try #require(estimate.faceInView), expected = Double(try io.tensor("face_in_view")[flat: 0])
+        #expect(abs(faceInView - expected) < 1e-5, "face in view \(faceInView), PyTorch \(expected)")
+        #expect(model.config.faceInView && model.config.json.contains("\"face_in_view\":true"))
+    }
+
+    @Test func theFaceStateSaysWhyThereIsNoGaze() {
+        #expect(FaceState(presence: 0.9, faceInView: 0.1) == .openEyes)  // presence decides whether there is gaze
+        #expect(FaceState(presence: 0.2, faceInView: 0.8) == .eyesClosed)
+        #expect(FaceState(presence: 0.2, faceInView: 0.3) == .noFace)
+        #expect(FaceState(presence: 0.2, faceInView: nil) == .noFaceOrEyesClosed)
+        #expect(FaceState(presence: nil, faceInView: nil) == .openEyes)
     }
 
     @Test func aModelWithoutTheHeadSaysNothingAboutPresence() throws {
         let model = try GazeNet(weightsAt: Fixtures.path("model/depth6.weights.safetensors"))
         #expect(model.presence == nil)
         let estimate = try #require(try model.estimate([RGBImage(contentsOf: Fixtures.path("model/depth6.png"))]).first)
-        #expect(estimate.presence == nil && estimate.sawFace)
+        #expect(estimate.presence == nil && estimate.faceInView == nil && estimate.sawFace)
         // Its configuration JSON is what it was before the head existed, so its identity is too.
-        #expect(!model.config.json.contains("presence"))
+        #expect(!model.config.json.contains("presence") && !model.config.json.contains("face_in_view"))
     }
 
     @Test func theHeadIsInTheConfigurationAndNeedsItsTensors() throws {

@@ -200,7 +200,7 @@ import Testing
         let (a, b) = (try base.estimate([face])[0].features, try base.estimate([empty])[0].features)
         let w = zip(a, b).map { 10 * ($0 - $1) }
         let bias = -zip(w, zip(a, b)).map { $0 * ($1.0 + $1.1) / 2 }.reduce(0, +)
-        let model = try base.withPresence(weight: Tensor(shape: [1, w.count], values: w), bias: Tensor(shape: [1], values: [bias]))
+        let model = try base.withHeads(presence: (Tensor(shape: [1, w.count], values: w), Tensor(shape: [1], values: [bias])))
         #expect(try model.estimate([face])[0].sawFace && !model.estimate([empty])[0].sawFace)
         // face, a 0.2 s gap (a blink), face, a 1.1 s gap (away), face, then a gap the run ends in.
         var frames: [(RGBImage, Double)] = [(face, 0), (face, 0.1), (empty, 0.2), (empty, 0.3), (face, 0.4)]

@@ -286,20 +286,33 @@ let testConfig = ModelConfig(taskSize: 64, saliencySize: 32, depth: 6, saliencyW
         let model = try GazeNet(config: testConfig, seed: 4)
         let frames = try GazeCaptureDataset(root: Self.dataset).recordingIDs.flatMap { try GazeCaptureDataset(root: Self.dataset).recording($0).frames }
         let (fitted, report) = try PresenceFitting().fit(model, frames: frames)
-        #expect(report.positives > 0 && report.negatives > 0, "\(report)")
-        #expect(fitted.config.presence && model.presence == nil)
-        // Right on more of the frames it was fitted on than "always a face" would be, and on
-        // some of those without one.
-        #expect(report.accuracy > Double(report.positives) / Double(report.positives + report.negatives), "\(report)")
-        #expect(report.noFaceAccuracy > 0.3, "\(report)")
+        #expect(report.heads.map(\.head) == ["presence", "face-in-view"], "\(report)")
+        #expect(fitted.config.presence && fitted.config.faceInView && model.presence == nil)
+        for head in report.heads {
+            #expect(head.positives > 0 && head.negatives > 0, "\(report)")
+            // Right on more of the frames it was fitted on than "always a face" would be, and on
+            // some of those without one.
+            #expect(head.accuracy > Double(head.positives) / Double(head.positives + head.negatives), "\(report)")
+            #expect(head.negativeAccuracy > 0.3, "\(report)")
+        }
+        // The face-in-view head decides among the frames without a face with open eyes.
+        #expect(report.heads[1].positives + report.heads[1].negatives == report.heads[0].negatives, "\(report)")
         let images = try frames.prefix(4).map { try RGBImage(contentsOf: $0.imagePath) }
         let before = try model.estimate(images), after = try fitted.estimate(images)
         #expect(before.map(\.point) == after.map(\.point))
         #expect(after.allSatisfy { $0.presence.map { (0...1).contains($0) } ?? false })
-        // A file written with the head loads with it.
+        #expect(after.allSatisfy { $0.faceInView.map { (0...1).contains($0) } ?? false })
+        // A file written with the heads loads with them.
         let path = Fixtures.temporaryDirectory() + "/p.safetensors"
         try Checkpoint.save(fitted, to: path)
-        #expect(try GazeNet(weightsAt: path).estimate(images).map(\.presence) == after.map(\.presence))
+        let loaded = try GazeNet(weightsAt: path).estimate(images)
+        #expect(loaded.map(\.presence) == after.map(\.presence) && loaded.map(\.faceInView) == after.map(\.faceInView))
+        // Fitting the face-in-view head alone keeps the presence head as it was.
+        var faceOnly = PresenceFitting()
+        faceOnly.fitsPresence = false
+        let (refitted, alone) = try faceOnly.fit(fitted, frames: frames)
+        #expect(alone.heads.map(\.head) == ["face-in-view"])
+        #expect(refitted.presence?.weight.value.values == fitted.presence?.weight.value.values)
     }
 
     @Test func trainingTheHeadWithTheNetworkUsesEveryFrame() throws {

@@ -14,7 +14,7 @@ extension Foveal {
         @Flag(help: "One JSON object per image: {\"image\": PATH, \"gaze_cm\": [x, y]}, plus \"presence\" (0-1, a face with open eyes in view) and \"face\" (presence of 0.5 or more) with a model that has the presence head.")
         var json = false
 
-        @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image and gaze (the path joined with _ where two images share a name).")
+        @Option(help: "Write DIR/<image name>.safetensors with the saliency map, grid, resampled image, gaze, penultimate features and the heads' probabilities (the path joined with _ where two images share a name).")
         var dump: String?
 
         @Argument(help: "PNG or JPEG images.")
@@ -37,9 +37,14 @@ extension Foveal {
                         if json {
                             var line: [String: Any] = ["image": path, "gaze_cm": [gaze.xCm, gaze.yCm]]
                             if let presence = estimate.presence { (line["presence"], line["face"]) = (presence, estimate.sawFace) }
+                            if estimate.presence != nil, let faceInView = estimate.faceInView {
+                                (line["face_in_view"], line["eyes_closed"]) = (faceInView, estimate.faceState == .eyesClosed)
+                            }
                             emit(jsonLine(line))
                         } else {
-                            let presence = estimate.presence.map { String(format: ", presence %.2f%@", $0, estimate.sawFace ? "" : " (no face with open eyes)") } ?? ""
+                            let presence = estimate.presence.map {
+                                String(format: ", presence %.2f%@", $0, estimate.sawFace ? "" : " (\(estimate.faceState.rawValue))")
+                            } ?? ""
                             emit("\(path): x \(String(format: "%.2f", gaze.xCm)) cm, y \(String(format: "%.2f", gaze.yCm)) cm\(presence)")
                         }
                         if let dump { try write(output, for: path, into: "\(dump)/\(stem).safetensors") }
@@ -58,7 +63,9 @@ extension Foveal {
             if let g = output.grid { tensors.append(("grid", g)) }
             tensors.append(("resampled", output.resampled))
             tensors.append(("gaze_cm", output.gazeCm))
+            if let f = output.features { tensors.append(("features", f)) }
             if let p = output.presence { tensors.append(("presence", p)) }
+            if let p = output.faceInView { tensors.append(("face_in_view", p)) }
             try SafeTensorsWriter.write(tensors, metadata: ["image": image], to: file)
         }
     }

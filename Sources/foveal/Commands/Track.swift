@@ -63,7 +63,8 @@ extension Foveal {
                 var report = String(format: "%d frames in %.1f s (%.1f fps), latency p50 %.1f ms p99 %.1f ms, dropped %d",
                                     total.frames, total.seconds, total.framesPerSecond, total.latencyP50Ms, total.latencyP99Ms, total.dropped)
                 if total.framesWithoutFace > 0 {
-                    report += ", \(total.framesWithoutFace) without a face with open eyes (\(total.blinks) blink\(total.blinks == 1 ? "" : "s"))"
+                    let nobody = net.faceInView == nil ? "" : ", \(total.framesNobodyInView) with nobody in view"
+                    report += ", \(total.framesWithoutFace) without a face with open eyes (\(total.blinks) blink\(total.blinks == 1 ? "" : "s")\(nobody))"
                 }
                 if total.lowLightFrames > 0 { report += ", \(total.lowLightFrames) in low light" }
                 if total.saliencyReused + total.saliencyComputed > 0 {
@@ -94,8 +95,9 @@ extension Foveal {
                 }
                 return String(format: "%d,%.6f,%.4f,%.4f,%.2f,", p.frame, p.captureTime, p.gaze.xCm, p.gaze.yCm, p.latencyMs) + label + screenPart
             case .text where !p.face:
-                return String(format: "frame %5d  t %.3f s  no face or eyes closed (presence %.2f)%@  latency %6.1f ms",
-                              p.frame, p.captureTime, p.presence ?? 0, p.lowLight ? ", low light" : "", p.latencyMs)
+                let faceInView = p.faceInView.map { String(format: ", face in view %.2f", $0) } ?? ""
+                return String(format: "frame %5d  t %.3f s  %@ (presence %.2f%@)%@  latency %6.1f ms",
+                              p.frame, p.captureTime, p.faceState.rawValue, p.presence ?? 0, faceInView, p.lowLight ? ", low light" : "", p.latencyMs)
             case .text:
                 var screenPart = ""
                 if let cm = report.screenCm, let px = report.screenPx {

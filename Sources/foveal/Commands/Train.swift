@@ -53,8 +53,10 @@ extension Foveal {
         var presence = false
         @Option(help: "With --presence: the weight of its cross-entropy in the loss.")
         var presenceWeight: Float = 1
-        @Option(help: ArgumentHelp("Train no gaze: fit the presence head on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
+        @Option(help: ArgumentHelp("Train no gaze: fit the presence and face-in-view heads on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
         var presenceFrom: String?
+        @Option(help: ArgumentHelp("As --presence-from, fitting the face-in-view head alone (it tells closed eyes from nobody there) and keeping the file's presence head, such as one trained with --presence.", valueName: "weights"))
+        var faceFrom: String?
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
@@ -70,19 +72,24 @@ extension Foveal {
             if let saliencyLr, !(saliencyLr >= 0 && saliencyLr.isFinite) { throw ValidationError("--saliency-lr must be 0 or more") }
             if !(pairLoss >= 0 && pairLoss.isFinite) { throw ValidationError("--pair-loss must be 0 or more") }
             if !(presenceWeight > 0 && presenceWeight.isFinite) { throw ValidationError("--presence-weight must be a positive number") }
+            if presenceFrom != nil && faceFrom != nil { throw ValidationError("give --presence-from or --face-from, not both") }
             if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
         }
 
         func run() throws {
             try reportingErrors {
                 Engine.setUp()
-                if let presenceFrom {
+                if let source = presenceFrom ?? faceFrom {
                     try createDirectory(out)
                     // The source's own metadata (its epoch, validation error) stays with its tensors.
-                    var metadata = try SafeTensorsFile(path: presenceFrom).metadata.filter { $0.key != "config" }
-                    metadata["presence_from"] = URL(fileURLWithPath: presenceFrom).lastPathComponent
-                    try fitPresence(try GazeNet(weightsAt: presenceFrom), on: try Dataset(dataset, testPerson: holdOut), metadata: metadata,
-                                    to: out + "/best.safetensors")
+                    var metadata = try SafeTensorsFile(path: source).metadata.filter { $0.key != "config" }
+                    metadata[presenceFrom != nil ? "presence_from" : "face_from"] = URL(fileURLWithPath: source).lastPathComponent
+                    let model = try GazeNet(weightsAt: source)
+                    if faceFrom != nil, model.presence == nil {
+                        throw CommandFailure("\(source): the model has no presence head to keep; fit both with --presence-from")
+                    }
+                    try fitPresence(model, on: try Dataset(dataset, testPerson: holdOut), metadata: metadata,
+                                    presence: presenceFrom != nil, to: out + "/best.safetensors")
                     return
                 }
                 var modelConfig = try ModelConfig.named(config)
@@ -131,12 +138,14 @@ extension Foveal {
             }
         }
 
-        /// Fits the presence head of `model` on the train split's frames and writes the model to `path`.
-        private func fitPresence(_ model: GazeNet, on data: Dataset, metadata: [String: String], to path: String) throws {
+        /// Fits the face-in-view head of `model`, and the presence head when `presence`, on the
+        /// train split's frames and writes the model to `path`.
+        private func fitPresence(_ model: GazeNet, on data: Dataset, metadata: [String: String], presence: Bool, to path: String) throws {
             let (frames, problems) = BatchLoader.frames(of: data.frames, FrameSelection(split: "train", validOnly: false))
             printSkipped(data.readProblems + problems.map(\.description))
             var fitting = PresenceFitting()
             fitting.seed = seed
+            fitting.fitsPresence = presence
             stopOnSignals()
             let (fitted, report) = try fitting.fit(model, frames: frames, cancellation: interruption)
             printSkipped(report.unreadable)
