@@ -231,6 +231,24 @@ struct BrowserTests {
         #expect(server.stderr.contains("foveal serve: low light: the camera's frames average"), "\(server.stderr)")
     }
 
+    /// Without a face with open eyes the marker greys and the header says why, from the shipped
+    /// model's heads: frames of a desk recording (seed 4) with the eyes closed and with nobody there.
+    @Test(arguments: [(8, "eyes closed"), (0, "no face")])
+    func thePageSaysWhyThereIsNoGaze(frame: Int, says: String) async throws {
+        let desk = Fixtures.temporaryDirectory()
+        #expect(try Run(["synth", "--out", desk, "--setup", "laptop", "--recordings", "1", "--dots", "6", "--frames-per-dot", "2",
+                         "--seed", "4"]).status == 0)
+        let folder = Fixtures.temporaryDirectory()
+        try FileManager.default.copyItem(atPath: String(format: "%@/00000/frames/%05d.jpg", desk, frame), toPath: folder + "/frame.jpg")
+        let server = try ServerProcess(["--source", folder, "--loop", "--fps", "10"])
+        let visit = try await Chromium.visit(server.url, until: ["live"], timeout: 60,
+                                             probe: "document.getElementById('gaze').innerText + ' / ' + document.body.classList.contains('away')")
+        try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
+        try visit.screenshot.write(to: URL(fileURLWithPath: Self.screenshots + "/\(says.replacingOccurrences(of: " ", with: "-")).png"))
+        #expect(visit.probe == "\(says) / true", "\(visit.probe)")
+        #expect(server.terminate() == 0)
+    }
+
     @Test func theLiveViewDrawsGazeOnTheUsersScreen() async throws {
         let db = Fixtures.temporaryDirectory() + "/foveal.sqlite"
         let device = try #require(SampleRecording.info["DeviceName"] as? String)
