@@ -26,6 +26,23 @@ public struct Conv2dLayer: Sendable {
 
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { forward(x, relu: relu, keep: false).0 }
 
+    /// Inference with the BatchNorm that follows folded into the weights (each output channel's
+    /// filter times its scale, the shift as bias): one pass over the output instead of two, the
+    /// same numbers up to rounding.
+    public func callAsFunction(_ x: Tensor, normalizedBy bn: BatchNormLayer, relu: Bool = false) -> Tensor {
+        let (scale, shift) = BatchNorm2D.inferenceAffine(runningMean: bn.runningMean.value, runningVar: bn.runningVar.value,
+                                                         weight: bn.weight.value, bias: bn.bias.value)
+        var folded = weight.value
+        let filter = folded.count / max(1, scale.count)
+        folded.withUnsafeMutableBufferPointer { w in
+            for m in scale.indices { for i in (m * filter)..<((m + 1) * filter) { w[i] *= scale[m] } }
+        }
+        var shifted = shift
+        if let bias { for m in shifted.indices { shifted[m] += bias.value[flat: m] * scale[m] } }
+        return Conv2D.forward(x, weight: folded, bias: Tensor(shape: [shifted.count], values: shifted), stride: stride,
+                              padding: padding, relu: relu)
+    }
+
     /// Adds the weight and bias gradients; returns the input's gradient if asked.
     @discardableResult
     public func backward(_ dy: Tensor, _ cache: Cache, inputGradient: Bool = true) -> Tensor? {

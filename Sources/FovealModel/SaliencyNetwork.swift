@@ -28,6 +28,10 @@ public struct BasicBlock: Sendable {
     /// relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x)). `training`: BatchNorm on the batch's
     /// statistics, and the cache for backward.
     public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache?) {
+        guard training else {
+            let out = conv2(conv1(x, normalizedBy: bn1, relu: true), normalizedBy: bn2)
+            return (Elementwise.add(out, downsample.map { $0.conv(x, normalizedBy: $0.bn) } ?? x, relu: true), nil)
+        }
         let (a, c1) = conv1.forward(x, keep: training)
         let (b, n1) = bn1.forward(a, relu: true, training: training)
         let (c, c2) = conv2.forward(b, keep: training)
@@ -94,6 +98,11 @@ public struct SaliencyNetwork: Sendable {
     /// (N, 3, S, S) -> (N, C, S/4/2^(stages-1), ...): the stem (7x7 stride 2, max pool) and the
     /// stages. `training`: BatchNorm on the batch's statistics, and the cache for backward.
     public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache?) {
+        guard training else {
+            var h = MaxPool2D.forward(conv1(x, normalizedBy: bn1, relu: true), kernel: 3, stride: 2, padding: 1)
+            for block in stages.joined() { h = block.forward(h, training: false).0 }
+            return (h, nil)
+        }
         let (a, c1) = conv1.forward(x, keep: training)
         let (b, n1) = bn1.forward(a, relu: true, training: training)
         var h = MaxPool2D.forward(b, kernel: 3, stride: 2, padding: 1)

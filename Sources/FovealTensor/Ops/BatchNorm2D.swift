@@ -3,19 +3,28 @@ public enum BatchNorm2D {
     /// PyTorch's default epsilon.
     public static let epsilon: Float = 1e-5
 
-    /// Inference: y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias, all (C).
-    /// With `relu`, max(0, y) in the same pass.
-    public static func forwardInference(_ input: Tensor, runningMean: Tensor, runningVar: Tensor,
-                                        weight: Tensor, bias: Tensor, relu: Bool = false) -> Tensor {
-        let (n, c) = (input.shape[0], input.shape[1])
-        let plane = input.count / max(1, n * c)
+    /// Inference as y = x * scale + shift per channel: scale = weight / sqrt(runningVar + eps),
+    /// shift = bias - runningMean * scale. What a convolution before it can absorb.
+    public static func inferenceAffine(runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor)
+        -> (scale: [Float], shift: [Float]) {
+        let c = weight.count
         var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
         for ch in 0..<c {
             let inv = 1 / (runningVar[flat: ch] + epsilon).squareRoot()
             scale[ch] = weight[flat: ch] * inv
             shift[ch] = bias[flat: ch] - runningMean[flat: ch] * weight[flat: ch] * inv
         }
-        var output = Tensor(zeros: input.shape)
+        return (scale, shift)
+    }
+
+    /// Inference: y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias, all (C).
+    /// With `relu`, max(0, y) in the same pass.
+    public static func forwardInference(_ input: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                        weight: Tensor, bias: Tensor, relu: Bool = false) -> Tensor {
+        let (n, c) = (input.shape[0], input.shape[1])
+        let plane = input.count / max(1, n * c)
+        let (scale, shift) = inferenceAffine(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias)
+        var output = Tensor(uninitialized: input.shape)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let src = UncheckedSendable(x.baseAddress!), dst = UncheckedSendable(y.baseAddress!)
