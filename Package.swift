@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "SyntheticGaze", dependencies: ["GazeCapture", "FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "FovealCapture", dependencies: ["CV4L2", "CKernels", "FovealIO", "FovealGeometry", "FovealTensor", "GazeCapture"]),
         .target(name: "FovealCalibration", dependencies: ["FovealGeometry", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "FovealEvaluation", dependencies: ["GazeCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
+        .target(name: "FovealEvaluation", dependencies: ["GazeCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO", "FovealTensor"]),
         .target(name: "FovealTraining", dependencies: ["FovealModel", "GazeCapture", "FovealEvaluation", "FovealIO", "FovealTensor"]),
         .target(name: "FovealTracking", dependencies: ["FovealCapture", "FovealModel", "FovealCalibration", "FovealGeometry", "FovealIO"]),
         .target(name: "FovealService", dependencies: [

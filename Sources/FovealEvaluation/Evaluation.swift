@@ -2,6 +2,7 @@ import Foundation
 import FovealGeometry
 import FovealIO
 import FovealModel
+import FovealTensor
 import GazeCapture
 
 /// Error statistics over frames, in cm (Euclidean distance in camera space).
@@ -216,52 +217,60 @@ public struct Evaluator {
                 walkSelection.validOnly = false
             }
         }
-        var walk = FrameWalk(dataset, walkSelection)
+        let walk = FrameWalk(dataset, walkSelection)
         let total = walk.recordings.reduce(0) { $0 + $1.totalFrames }
         var errors: [String: [Double]] = [:]
         var unreadable: [FileFormatError] = []
-        var seen = 0, evaluated = 0
+        var evaluated = 0
         let start = Date()
-        try walk.forEachRecording { recording, frames in
-            for batchStart in stride(from: 0, to: frames.count, by: batchSize) {
-                let batch = Array(frames[batchStart..<min(frames.count, batchStart + batchSize)])
-                var good: [(GazeCaptureFrame, RGBImage)] = []
-                for (frame, image) in zip(batch, GazeCaptureDataset.decode(batch)) {
-                    switch image {
-                    case .success(let image): good.append((frame, image))
-                    case .failure(let problem): unreadable.append(problem)
-                    }
-                }
-                // Frames of one batch must share a size (orientation can change mid-recording).
-                for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
-                    let gaze: [CameraSpacePoint]
-                    var features: [[Float]?] = Array(repeating: nil, count: group.count)
-                    switch predictor {
-                    case .model(let model):
-                        let estimates = try model.estimate(group.map(\.1))
-                        gaze = estimates.map(\.point)
-                        if wantFeatures { features = estimates.map(\.features) }
-                        for (estimate, (frame, _)) in zip(estimates, group) {
-                            presence?.add(sawFace: estimate.sawFace, hasFace: frame.isValid)
-                            if !frame.isValid { faceInView?.add(sawFace: (estimate.faceInView ?? 0) >= 0.5, hasFace: frame.face != nil) }
-                        }
-                    case .constant(let point):
-                        gaze = Array(repeating: point, count: group.count)
-                    case .constantPerFamily(let points):
-                        gaze = group.map { points[$0.0.family] ?? CameraSpacePoint(xCm: 0, yCm: 0) }
-                    }
-                    for (i, (frame, _)) in group.enumerated() where frame.isValid || !selection.validOnly {
-                        let predicted = gaze[i]
-                        errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
-                        onFrame(frame, predicted, features[i])
-                        evaluated += 1
-                    }
-                }
-                progress(Progress(framesSeen: seen + batchStart + batch.count, framesTotal: total,
-                                  framesEvaluated: evaluated, seconds: Date().timeIntervalSince(start)))
+        let batches = decodedBatches(walk)
+        defer { batches.close() }
+        var finishedWalk: FrameWalk?
+        while finishedWalk == nil {
+            let batch: [GazeCaptureFrame], images: [Result<RGBImage, FileFormatError>], seen: Int
+            switch batches.pop() {
+            case .finished(let walk):
+                finishedWalk = walk
+                continue
+            case .batch(let frames, let decoded, let framesSeen):
+                (batch, images, seen) = (frames, decoded, framesSeen)
             }
-            seen += recording.frames.count
+            var good: [(GazeCaptureFrame, RGBImage)] = []
+            for (frame, image) in zip(batch, images) {
+                switch image {
+                case .success(let image): good.append((frame, image))
+                case .failure(let problem): unreadable.append(problem)
+                }
+            }
+            // Frames of one batch must share a size (orientation can change mid-recording).
+            for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
+                let gaze: [CameraSpacePoint]
+                var features: [[Float]?] = Array(repeating: nil, count: group.count)
+                switch predictor {
+                case .model(let model):
+                    let estimates = try model.estimate(group.map(\.1))
+                    gaze = estimates.map(\.point)
+                    if wantFeatures { features = estimates.map(\.features) }
+                    for (estimate, (frame, _)) in zip(estimates, group) {
+                        presence?.add(sawFace: estimate.sawFace, hasFace: frame.isValid)
+                        if !frame.isValid { faceInView?.add(sawFace: (estimate.faceInView ?? 0) >= 0.5, hasFace: frame.face != nil) }
+                    }
+                case .constant(let point):
+                    gaze = Array(repeating: point, count: group.count)
+                case .constantPerFamily(let points):
+                    gaze = group.map { points[$0.0.family] ?? CameraSpacePoint(xCm: 0, yCm: 0) }
+                }
+                for (i, (frame, _)) in group.enumerated() where frame.isValid || !selection.validOnly {
+                    let predicted = gaze[i]
+                    errors[frame.family, default: []].append(predicted.distance(to: frame.gaze))
+                    onFrame(frame, predicted, features[i])
+                    evaluated += 1
+                }
+            }
+            progress(Progress(framesSeen: seen, framesTotal: total, framesEvaluated: evaluated,
+                              seconds: Date().timeIntervalSince(start)))
         }
+        guard let walk = finishedWalk else { preconditionFailure("the walk ends with its summary") }
         let seconds = Date().timeIntervalSince(start)
         return EvaluationReport(
             dataset: dataset.root, split: selection.split ?? "all", frameSelection: selection.validOnly ? "valid" : "all",
@@ -270,5 +279,34 @@ public struct Evaluator {
             skippedFrames: unreadable.count, skippedRecordings: walk.skippedRecordings,
             problems: (walk.problems + unreadable).map(\.description), presence: presence, faceInView: faceInView, model: identity,
             shard: selection.shard, frameErrors: selection.shard == nil ? nil : errors)
+    }
+
+    /// What the loader thread of `run` hands over: a batch of one recording's frames, decoded,
+    /// with the frames seen so far (for progress); then the walk, with its problems.
+    enum LoadedBatch {
+        case batch([GazeCaptureFrame], [Result<RGBImage, FileFormatError>], framesSeen: Int)
+        case finished(FrameWalk)
+    }
+
+    /// Walks the recordings and decodes their batches on a thread of its own, up to two batches
+    /// ahead: JPEG decoding overlaps the network instead of taking turns with it (on HD frames,
+    /// decoding is about half of the work).
+    func decodedBatches(_ walk: FrameWalk) -> BoundedQueue<LoadedBatch> {
+        let queue = BoundedQueue<LoadedBatch>(capacity: 2)
+        let start = UncheckedSendable(walk)  // the thread's own copy from here on
+        let thread = Thread { [batchSize] in
+            var walk = start.value, seen = 0, stopped = false
+            walk.forEachRecording { recording, frames in
+                for batchStart in stride(from: 0, to: frames.count, by: batchSize) where !stopped {
+                    let batch = Array(frames[batchStart..<min(frames.count, batchStart + batchSize)])
+                    stopped = !queue.push(.batch(batch, GazeCaptureDataset.decode(batch), framesSeen: seen + batchStart + batch.count))
+                }
+                seen += recording.frames.count
+            }
+            if !stopped { queue.push(.finished(walk)) }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return queue
     }
 }

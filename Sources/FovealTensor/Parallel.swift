@@ -219,3 +219,44 @@ public enum ProcessorFeatures {
     /// AVX2, FMA and F16C (the 16-bit matrix-vector product).
     public static let avx2FMA = foveal_has_avx2_fma() != 0
 }
+
+/// A blocking queue of bounded size between one producer thread and one consumer: a loader stays
+/// `capacity` items ahead of the work that consumes them. The consumer closes it when it stops
+/// early, which releases a producer waiting for room.
+public final class BoundedQueue<Element>: @unchecked Sendable {
+    private var items: [Element] = []
+    private var closed = false
+    private let condition = NSCondition()
+    private let capacity: Int
+
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Waits for room; false (and the item dropped) once the consumer has closed the queue.
+    @discardableResult
+    public func push(_ item: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !closed { condition.wait() }
+        guard !closed else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    public func pop() -> Element {
+        condition.lock()
+        while items.isEmpty { condition.wait() }
+        let item = items.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return item
+    }
+
+    /// The consumer will take no more: pushes fail from now on, and the items held are dropped.
+    public func close() {
+        condition.lock()
+        (closed, items) = (true, [])
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -148,29 +148,3 @@ public final class BatchLoader: @unchecked Sendable {
         return Batch(images: batch, targets: targets, frames: picked, mirrored: mirrored)
     }
 }
-
-/// A blocking queue of bounded size between one producer and one consumer.
-final class BoundedQueue<Element>: @unchecked Sendable {
-    private var items: [Element] = []
-    private let condition = NSCondition()
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = max(1, capacity) }
-
-    func push(_ item: Element) {
-        condition.lock()
-        while items.count >= capacity { condition.wait() }
-        items.append(item)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func pop() -> Element {
-        condition.lock()
-        while items.isEmpty { condition.wait() }
-        let item = items.removeFirst()
-        condition.broadcast()
-        condition.unlock()
-        return item
-    }
-}
