@@ -54,6 +54,24 @@ import Testing
         #expect(blink["face"] as? Bool == false && blink["eyes_closed"] as? Bool == true, "\(blink)")
     }
 
+    /// `track` on a folder of frames with nobody in them: no gaze on any line, and it exits 0.
+    @Test func trackingAnEmptyRoomGivesNoGaze() throws {
+        let face = try valid("appleFace.json")
+        let folder = Fixtures.temporaryDirectory()
+        for i in face.indices where !face[i] {
+            try FileManager.default.copyItem(atPath: String(format: "%@/frames/%05d.jpg", Self.recording, i),
+                                             toPath: String(format: "%@/%05d.jpg", folder, i))
+        }
+        let run = try Run(["track", "--source", folder, "--weights", Self.weights, "--format", "jsonl"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdoutLines.count == face.count { !$0 })
+        for line in run.stdoutLines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["face"] as? Bool == false && object["gaze_cm"] is NSNull && object["eyes_closed"] as? Bool == false, "\(line)")
+        }
+        #expect(run.stderr.contains("with nobody in view"), "\(run.stderr)")
+    }
+
     /// The map's mass near the eyes (the cells within two of its 31 of either eye box's centre), on
     /// frames with both eyes found. A map that drifts off the eyes is a regression.
     @Test func theSaliencyMapStaysOnTheEyes() throws {
