@@ -11,7 +11,7 @@ import NIOHTTP1
 /// - A request that is not HTTP (a parse error: garbage, `HTTP/9.9`, a header line without a
 ///   colon, `Content-Length: -5`) gets 400; headers past the decoder's limit get 431.
 /// - A body over `ServiceJSON.maxBodyBytes` gets 413 as soon as its length is declared or
-///   exceeded, whether or not the client asked `Expect: 100-continue`, and the rest is not read.
+///   exceeded, whether or not the client asked `Expect: 100-continue`; the rest is dropped.
 /// - A client that takes longer than `headTimeout` to send a request's head (from connecting, or
 ///   from the end of its previous request) or twice that to send its body gets 408 and a close
 ///   (slowloris); a kept-alive connection that sent nothing of a next request is closed quietly.
