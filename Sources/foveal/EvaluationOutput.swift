@@ -13,13 +13,17 @@ func printEvaluation(_ report: EvaluationReport, participants: Bool) {
              + String(format: " %8d %9.3f %10.3f %8.3f", s.frames, s.meanCm, s.medianCm, s.stdCm)
              + (degrees?[family].map { String(format: " %9.2f", $0.meanDegrees) } ?? ""))
     }
-    if let p = report.presence {
-        emit(String(format: "presence: %.2f%% of %d frames right (face with open eyes %.2f%% of %d, none %.2f%% of %d)",
-                    100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
+    /// "96.43% of 84", or "no frames" where a class had none (no percentage to give).
+    func share(_ correct: Int, of frames: Int) -> String {
+        frames > 0 ? String(format: "%.2f%% of %d", 100 * Double(correct) / Double(frames), frames) : "no frames"
     }
-    if let p = report.faceInView {
-        emit(String(format: "face in view: %.2f%% of the %d frames without a face with open eyes right (eyes closed %.2f%% of %d, nobody there %.2f%% of %d)",
-                    100 * p.accuracy, p.frames, 100 * p.faceAccuracy, p.faceFrames, 100 * p.noFaceAccuracy, p.noFaceFrames))
+    if let p = report.presence {
+        emit("presence: \(share(p.correct, of: p.frames)) frames right (face with open eyes \(share(p.faceCorrect, of: p.faceFrames)), "
+             + "none \(share(p.noFaceCorrect, of: p.noFaceFrames)))")
+    }
+    if let p = report.faceInView, p.frames > 0 {
+        emit("face in view: \(share(p.correct, of: p.frames)) frames without a face with open eyes right (eyes closed "
+             + "\(share(p.faceCorrect, of: p.faceFrames)), nobody there \(share(p.noFaceCorrect, of: p.noFaceFrames)))")
     }
     emit(String(format: "%d frames in %.1f s (%.1f frames/s); skipped %d frames, %d recordings",
                 report.overall.frames, report.seconds, report.framesPerSecond, report.skippedFrames, report.skippedRecordings))

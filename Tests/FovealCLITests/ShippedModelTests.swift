@@ -54,6 +54,18 @@ import Testing
         #expect(blink["face"] as? Bool == false && blink["eyes_closed"] as? Bool == true, "\(blink)")
     }
 
+    /// `eval` reports both heads; a class without frames (the sample recordings have nobody away)
+    /// says so instead of printing a percentage of nothing.
+    @Test func evalReportsBothHeadsWithoutNaN() throws {
+        let samples = Self.repository + "/data/samples/gazecapture"
+        let run = try Run(["eval", "--dataset", samples, "--split", "all", "--weights", Self.weights])
+        #expect(run.status == 0, "\(run.stderr)")
+        let presence = try #require(run.stdoutLines.first { $0.hasPrefix("presence: ") })
+        let faceInView = try #require(run.stdoutLines.first { $0.hasPrefix("face in view: ") })
+        #expect(faceInView.hasSuffix("nobody there no frames)"), "\(faceInView)")
+        #expect(!run.stdout.lowercased().contains("nan"), "\(presence)\n\(faceInView)")
+    }
+
     /// `track` on a folder of frames with nobody in them: no gaze on any line, and it exits 0.
     @Test func trackingAnEmptyRoomGivesNoGaze() throws {
         let face = try valid("appleFace.json")
