@@ -294,16 +294,21 @@ public struct Evaluator {
     func decodedBatches(_ walk: FrameWalk) -> BoundedQueue<LoadedBatch> {
         let queue = BoundedQueue<LoadedBatch>(capacity: 2)
         let start = UncheckedSendable(walk)  // the thread's own copy from here on
+        struct Closed: Error {}  // the consumer stopped: the walk reads no further recording
         let thread = Thread { [batchSize] in
-            var walk = start.value, seen = 0, stopped = false
-            walk.forEachRecording { recording, frames in
-                for batchStart in stride(from: 0, to: frames.count, by: batchSize) where !stopped {
-                    let batch = Array(frames[batchStart..<min(frames.count, batchStart + batchSize)])
-                    stopped = !queue.push(.batch(batch, GazeCaptureDataset.decode(batch), framesSeen: seen + batchStart + batch.count))
+            var walk = start.value, seen = 0
+            do {
+                try walk.forEachRecording { recording, frames in
+                    for batchStart in stride(from: 0, to: frames.count, by: batchSize) {
+                        let batch = Array(frames[batchStart..<min(frames.count, batchStart + batchSize)])
+                        guard queue.push(.batch(batch, GazeCaptureDataset.decode(batch), framesSeen: seen + batchStart + batch.count)) else {
+                            throw Closed()
+                        }
+                    }
+                    seen += recording.frames.count
                 }
-                seen += recording.frames.count
-            }
-            if !stopped { queue.push(.finished(walk)) }
+                queue.push(.finished(walk))
+            } catch {}
         }
         thread.stackSize = 8 << 20
         thread.start()

@@ -58,6 +58,9 @@ public struct PresenceFitting {
             for i in stride(from: list.count - 1, to: 0, by: -1) { list.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             return Array(list.prefix(maxFrames))
         }
+        if fitsFaceInView && !model.config.sampler {
+            throw TrainingError("the face-in-view head reads the saliency map: a model without the sampler has none")
+        }
         let chosen = sample(frames)
         var report = Report()
         var features: [[Double]] = [], entropy: [[Double]] = [], openEyes: [Double] = [], face: [Double] = []
@@ -73,10 +76,9 @@ public struct PresenceFitting {
             }
             for group in Dictionary(grouping: good, by: { "\($0.1.width)x\($0.1.height)" }).values {
                 let output = model(try ImageNormalization.pixelBatch(group.map(\.1)))
-                let entropies = output.saliency.map(GazeNet.saliencyEntropy) ?? []
-                for (i, (estimate, (frame, _))) in zip(output.estimates, group).enumerated() {
+                if fitsFaceInView, let map = output.saliency { entropy += GazeNet.saliencyEntropy(map).map { [$0] } }
+                for (estimate, (frame, _)) in zip(output.estimates, group) {
                     features.append(estimate.features.map(Double.init))
-                    if i < entropies.count { entropy.append([entropies[i]]) }
                     openEyes.append(frame.isValid ? 1 : 0)
                     face.append(frame.face != nil ? 1 : 0)
                 }
@@ -102,7 +104,6 @@ public struct PresenceFitting {
             report.heads.append(head)
             return (Tensor(shape: [1, w.count], values: w.map(Float.init)), Tensor(shape: [1], values: [Float(b)]))
         }
-        if fitsFaceInView && !model.config.sampler { throw TrainingError("the face-in-view head reads the saliency map: a model without the sampler has none") }
         let presence = fitsPresence
             ? try fitHead("presence", positive: "a face with open eyes", inputs: features, labels: openEyes, rows: openEyes.map { _ in true }) : nil
         let faceInView = fitsFaceInView

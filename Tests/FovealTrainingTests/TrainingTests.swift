@@ -350,6 +350,21 @@ let testConfig = ModelConfig(taskSize: 64, saliencySize: 32, depth: 6, saliencyW
         #expect(meanSquaredError(prediction, target, rows: [false, false]).loss == 0)
     }
 
+    /// The face-in-view head reads the saliency map: asked of the plain-AlexNet baseline it is an
+    /// error; without it, the presence head alone is fitted.
+    @Test func withoutTheSamplerOnlyThePresenceHeadFits() throws {
+        var config = testConfig
+        config.sampler = false
+        let model = try GazeNet(config: config, seed: 4)
+        let dataset = try GazeCaptureDataset(root: Self.dataset)
+        let frames = try dataset.recordingIDs.flatMap { try dataset.recording($0).frames }
+        #expect(throws: TrainingError.self) { try PresenceFitting().fit(model, frames: frames) }
+        var presenceOnly = PresenceFitting()
+        presenceOnly.fitsFaceInView = false
+        let (fitted, report) = try presenceOnly.fit(model, frames: frames)
+        #expect(report.heads.map(\.head) == ["presence"] && fitted.presence != nil && fitted.faceInView == nil)
+    }
+
     @Test func oneClassAloneIsAnError() throws {
         let model = try GazeNet(config: testConfig, seed: 4)
         let frames = try GazeCaptureDataset(root: Self.dataset).recording("00000").frames.filter(\.isValid)

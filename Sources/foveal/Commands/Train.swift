@@ -53,7 +53,7 @@ extension Foveal {
         var presence = false
         @Option(help: "With --presence: the weight of its cross-entropy in the loss.")
         var presenceWeight: Float = 1
-        @Option(help: ArgumentHelp("Train no gaze: fit the presence and face-in-view heads on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
+        @Option(help: ArgumentHelp("Train no gaze: fit the presence and face-in-view heads (the latter where the model has the sampler) on this weight file's frozen features and write RUN_DIR/best.safetensors.", valueName: "weights"))
         var presenceFrom: String?
         @Option(help: ArgumentHelp("As --presence-from, fitting the face-in-view head alone (it tells closed eyes from nobody there) and keeping the file's presence head, such as one trained with --presence.", valueName: "weights"))
         var faceFrom: String?
@@ -87,6 +87,9 @@ extension Foveal {
                     let model = try GazeNet(weightsAt: source)
                     if faceFrom != nil, model.presence == nil {
                         throw CommandFailure("\(source): the model has no presence head to keep; fit both with --presence-from")
+                    }
+                    if faceFrom != nil, !model.config.sampler {
+                        throw CommandFailure("\(source): the face-in-view head reads the saliency map, and this model has no sampler")
                     }
                     try fitPresence(model, on: try Dataset(dataset, testPerson: holdOut), metadata: metadata,
                                     presence: presenceFrom != nil, to: out + "/best.safetensors")
@@ -138,14 +141,16 @@ extension Foveal {
             }
         }
 
-        /// Fits the face-in-view head of `model`, and the presence head when `presence`, on the
-        /// train split's frames and writes the model to `path`.
+        /// Fits the face-in-view head of `model` (where it has the sampler, whose map the head
+        /// reads), and the presence head when `presence`, on the train split's frames and writes
+        /// the model to `path`.
         private func fitPresence(_ model: GazeNet, on data: Dataset, metadata: [String: String], presence: Bool, to path: String) throws {
             let (frames, problems) = BatchLoader.frames(of: data.frames, FrameSelection(split: "train", validOnly: false))
             printSkipped(data.readProblems + problems.map(\.description))
             var fitting = PresenceFitting()
             fitting.seed = seed
             fitting.fitsPresence = presence
+            fitting.fitsFaceInView = model.config.sampler  // it reads the saliency map
             stopOnSignals()
             let (fitted, report) = try fitting.fit(model, frames: frames, cancellation: interruption)
             printSkipped(report.unreadable)
