@@ -76,6 +76,8 @@ def parse(argv=None):
     p.add_argument("--blur-epochs", type=int, default=0, help="epochs of the paper's blur warm-up (section 3.3)")
     p.add_argument("--pretrain-steps", type=int, default=0, help="steps of eye-box saliency pretraining")
     p.add_argument("--pretrain-lr", type=float, default=1e-3)
+    p.add_argument("--pretrain-floor", type=float, default=0.1,
+                   help="share of the pretraining target spread evenly over the map; lower zooms harder into the eyes")
     p.add_argument("--mirror", action="store_true")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int, default=1)
@@ -104,6 +106,8 @@ def parse(argv=None):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
             p.error(f"--{name.replace('_', '-')} must be a finite number >= 0")
+    if not (math.isfinite(a.pretrain_floor) and 0 < a.pretrain_floor < 1):
+        p.error("--pretrain-floor must be between 0 and 1")
     if a.saliency_lr is not None and not (math.isfinite(a.saliency_lr) and a.saliency_lr >= 0):
         p.error("--saliency-lr must be a finite number >= 0")
     if not 0 <= a.dropout < 1:
@@ -197,7 +201,7 @@ def pretrain_saliency(world, a, forward, train):
                 break
             pixels = item["pixels"]
             h, w = pixels.shape[1:3]
-            targets = torch.stack([recipe.eye_target(train[i].eyes, w, h) for i in item["indices"]]).to(world.device)
+            targets = torch.stack([recipe.eye_target(train[i].eyes, w, h, floor=a.pretrain_floor) for i in item["indices"]]).to(world.device)
             opt.zero_grad(set_to_none=True)
             image = recipe.normalise(pixels.to(world.device), next(net.parameters()).dtype)
             kl = recipe.pretraining_loss(forward, image, targets.to(image.dtype))

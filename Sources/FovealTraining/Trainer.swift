@@ -34,6 +34,9 @@ public final class Trainer {
         /// Saliency pretraining on the eye boxes before training (steps; 0 = none).
         public var pretrainSaliencySteps = 0
         public var pretrainLearningRate: Float = 1e-3
+        /// The share of the pretraining target spread evenly over the map (`SaliencyPretraining.floor`):
+        /// the lower, the harder the sampler zooms into the eyes.
+        public var pretrainFloor = 0.1
         /// At most this many training frames (nil: all).
         public var trainLimit: Int?
         /// At most this many validation frames per epoch (nil: all).
@@ -275,7 +278,8 @@ public final class Trainer {
 
     /// Trains the saliency path alone on eye-box targets (see `SaliencyPretraining`).
     func pretrainSaliency(_ loader: BatchLoader, log: (String) -> Void) throws {
-        let pre = SaliencyPretraining()
+        var pre = SaliencyPretraining()
+        pre.floor = options.pretrainFloor
         let adam = Optimizer(.adam)
         let parameters = model.trainableParameters.filter { $0.name.hasPrefix("saliency") }
         var step = 0, epoch = 1000

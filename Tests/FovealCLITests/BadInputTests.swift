@@ -52,7 +52,7 @@ import Testing
         #expect(synth.status != 0 && synth.stderr.contains("--dots and --frames-per-dot 1-1000"))
         let bench = try Run(["bench", "--config", "compact", "--batch", "100000"])
         #expect(bench.status != 0 && bench.stderr.contains("--batch must be 1-256"))
-        for (option, value) in [("--lr", "inf"), ("--weight-decay", "nan"), ("--clip", "-1")] {
+        for (option, value) in [("--lr", "inf"), ("--weight-decay", "nan"), ("--clip", "-1"), ("--pretrain-floor", "0"), ("--pretrain-floor", "nan")] {
             let train = try Run(["train", "--dataset", Self.repository + "/data/samples/gazecapture", "--out", Fixtures.temporaryDirectory(), option, value])
             #expect(train.status != 0 && train.stderr.contains(option), "\(option) \(value): \(train.stderr)")
         }

@@ -251,6 +251,13 @@ import Testing
         let target = try #require(SaliencyPretraining().target(frame, width: 480, height: 640))
         #expect(abs(target.values.reduce(0, +) - 1) < 1e-4)
         #expect(SaliencyPretraining().eyeMass(target, frame, width: 480, height: 640) > 0.3)
+        // A lower floor leaves more of the mass on the eyes, and the rest still spread evenly.
+        var sharper = SaliencyPretraining()
+        sharper.floor = 0.02
+        let zoomed = try #require(sharper.target(frame, width: 480, height: 640))
+        #expect(abs(zoomed.values.reduce(0, +) - 1) < 1e-4)
+        #expect(sharper.eyeMass(zoomed, frame, width: 480, height: 640) > SaliencyPretraining().eyeMass(target, frame, width: 480, height: 640))
+        #expect(abs(Double(zoomed.values.min() ?? 0) - 0.02 / 961) < 1e-6)
     }
 
     @Test func initFromLoadsMatchingNamesAndReportsTheRest() throws {

@@ -39,6 +39,7 @@ extension Foveal {
         @Option(help: "Epochs of the paper's blur warm-up (section 3.3).") var blurEpochs = 0
         @Option(help: "Saliency start: 'eyes' pretrains the saliency network on the eye boxes.") var pretrainSaliency: SaliencyStart?
         @Option(help: "Steps of saliency pretraining.") var pretrainSteps = 375
+        @Option(help: "Share of the pretraining target's mass spread evenly over the map, in (0, 1): lower zooms harder into the eyes.") var pretrainFloor = 0.1
         @Option(help: "Load any tensors of this file whose names and shapes fit (e.g. ImageNet weights).") var initFrom: String?
         @Option(help: "Prefix for --init-from names ('saliency.' for a bare ResNet-18, 'task.' for AlexNet).") var initPrefix = ""
         @Option(help: "Random seed (initialisation, order, augmentation).") var seed: UInt64 = 1
@@ -66,6 +67,7 @@ extension Foveal {
             if !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be 0 or a positive number") }
             if !(clip > 0 && clip.isFinite) { throw ValidationError("--clip must be a positive number") }
             if !(0...1_000_000).contains(pretrainSteps) || !(0...100_000).contains(blurEpochs) { throw ValidationError("--pretrain-steps and --blur-epochs must be 0 or more") }
+            if !(pretrainFloor > 0 && pretrainFloor < 1) { throw ValidationError("--pretrain-floor must be between 0 and 1") }
             if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
             if let validationLimit, validationLimit < 1 { throw ValidationError("--validation-limit must be positive") }
             if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
@@ -113,6 +115,7 @@ extension Foveal {
                 options.clipNorm = clip
                 options.blurEpochs = blurEpochs
                 options.pretrainSaliencySteps = pretrainSaliency == .eyes ? pretrainSteps : 0
+                options.pretrainFloor = pretrainFloor
                 options.seed = seed
                 options.trainLimit = limit
                 options.validationLimit = validationLimit
