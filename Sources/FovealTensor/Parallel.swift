@@ -212,7 +212,7 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
 /// What the processor offers the hand-vectorised kernels of `CKernels`, asked once: the binary is
 /// built for any x86-64, and each kernel has a portable twin that gives the same results.
 public enum ProcessorFeatures {
-    /// AVX2 (YCbCr conversion, row sums).
+    /// AVX2 (YCbCr conversion, row sums, strided gathers).
     public static let avx2 = foveal_has_avx2() != 0
     /// F16C (widening IEEE halves).
     public static let f16c = foveal_has_f16c() != 0

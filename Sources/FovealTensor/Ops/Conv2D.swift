@@ -1,3 +1,4 @@
+import CKernels
 /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) by im2col and GEMM.
 ///
 /// input (N, C, H, W), weight (M, C, KH, KW), bias (M) or nil -> output (N, M, OH, OW) with
@@ -78,39 +79,54 @@ public struct Im2Col: Sendable {
     }
 
     /// Writes columns `columns` of every row into `col`, rows `columns.count` long.
+    ///
+    /// The block splits into the same pieces of output rows for every row of the unfolded matrix,
+    /// so they are worked out once; the rows then walk channels and taps without a division.
     @inlinable
     public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+        guard !columns.isEmpty else { return }
         let length = columns.count
-        for row in 0..<(channels * kernelH * kernelW) {
-            let ch = row / (kernelH * kernelW), ki = (row / kernelW) % kernelH, kj = row % kernelW
-            let plane = image + ch * height * width
-            // Output columns whose tap lands inside the image: lo ..< hi.
-            let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
-            let hi = min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
+        let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
+        let pieces = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
+        withUnsafeTemporaryAllocation(of: (oy: Int, x0: Int, x1: Int).self, capacity: pieces) { piece in
             var p = columns.lowerBound
-            var dst = col + row * length
-            while p < columns.upperBound {
+            for i in 0..<pieces {
                 let oy = p / outW, x0 = p - oy * outW
                 let x1 = min(outW, x0 + columns.upperBound - p)
-                let iy = oy * stride - padding + ki
-                if iy < 0 || iy >= height {
-                    dst.update(repeating: 0, count: x1 - x0)
-                } else {
-                    let line = plane + iy * width - padding + kj
-                    let (a, z) = (max(x0, lo), min(x1, hi))
-                    if a > x0 { dst.update(repeating: 0, count: min(a, x1) - x0) }
-                    if z > a {
-                        if stride == 1 {
-                            (dst + (a - x0)).update(from: line + a, count: z - a)
-                        } else {
-                            for ox in a..<z { dst[ox - x0] = line[ox * stride] }
+                piece[i] = (oy, x0, x1)
+                p += x1 - x0
+            }
+            var dst = col
+            for ch in 0..<channels {
+                let plane = image + ch * height * width
+                for ki in 0..<kernelH {
+                    for kj in 0..<kernelW {
+                        // Output columns whose tap lands inside the image: lo ..< hi.
+                        let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
+                        let hi = min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
+                        for i in 0..<pieces {
+                            let (oy, x0, x1) = piece[i]
+                            let iy = oy &* stride &- padding &+ ki
+                            if iy < 0 || iy >= height {
+                                dst.update(repeating: 0, count: x1 &- x0)
+                            } else {
+                                let line = plane + (iy &* width &- padding &+ kj)
+                                let a = max(x0, lo), z = min(x1, hi)
+                                if a > x0 { dst.update(repeating: 0, count: min(a, x1) &- x0) }
+                                if z > a {
+                                    if stride == 1 {
+                                        (dst + (a &- x0)).update(from: line + a, count: z &- a)
+                                    } else {
+                                        foveal_gather_strided(line + a &* stride, stride, dst + (a &- x0), z &- a, avx2)
+                                    }
+                                }
+                                let tail = max(z, a, x0)
+                                if x1 > tail { (dst + (tail &- x0)).update(repeating: 0, count: x1 &- tail) }
+                            }
+                            dst += x1 &- x0
                         }
                     }
-                    let tail = max(z, a, x0)
-                    if x1 > tail { (dst + (tail - x0)).update(repeating: 0, count: x1 - tail) }
                 }
-                dst += x1 - x0
-                p += x1 - x0
             }
         }
     }
