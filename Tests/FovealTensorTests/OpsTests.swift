@@ -1,3 +1,4 @@
+import CKernels
 import FovealIO
 import FovealTensor
 import FovealTestSupport
@@ -76,6 +77,23 @@ import Testing
         expectClose(fused, Elementwise.relu(naive), 1e-5)
         #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p),
                          Naive.conv2d(x, wt, nil, stride: s, padding: p)) < 1e-5)
+    }
+
+    /// The strided gather's AVX2 build against its definition, at every length around its blocks of 8.
+    @Test func stridedGatherKernels() {
+        let source = (0..<200).map { Float($0) + 0.5 }
+        for stride in 1...4 {
+            for n in 0...40 where (n - 1) * stride < source.count {
+                let expected = (0..<n).map { source[$0 * stride] }
+                for avx2: Int32 in ProcessorFeatures.avx2 ? [0, 1] : [0] {
+                    var out = [Float](repeating: -1, count: n + 1)
+                    source.withUnsafeBufferPointer { s in
+                        out.withUnsafeMutableBufferPointer { o in foveal_gather_strided(s.baseAddress!, stride, o.baseAddress!, n, avx2) }
+                    }
+                    #expect(Array(out[0..<n]) == expected && out[n] == -1, "stride \(stride), n \(n), avx2 \(avx2)")
+                }
+            }
+        }
     }
 
     @Test(arguments: [1, 3], [1, 2]) func linear(_ batch: Int, threads: Int) {

@@ -1,4 +1,5 @@
 import CKernels
+
 /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) by im2col and GEMM.
 ///
 /// input (N, C, H, W), weight (M, C, KH, KW), bias (M) or nil -> output (N, M, OH, OW) with
@@ -85,7 +86,6 @@ public struct Im2Col: Sendable {
     @inlinable
     public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
         guard !columns.isEmpty else { return }
-        let length = columns.count
         let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
         let pieces = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
         withUnsafeTemporaryAllocation(of: (oy: Int, x0: Int, x1: Int).self, capacity: pieces) { piece in
