@@ -82,13 +82,15 @@ public struct Im2Col: Sendable {
     /// Writes columns `columns` of every row into `col`, rows `columns.count` long.
     ///
     /// The block splits into the same pieces of output rows for every row of the unfolded matrix,
-    /// so they are worked out once; the rows then walk channels and taps without a division.
+    /// so they are worked out once, and so are the columns each kernel column finds inside the
+    /// image; the rows then walk channels and taps without a division.
     @inlinable
     public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
         guard !columns.isEmpty else { return }
         let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
         let pieces = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
         withUnsafeTemporaryAllocation(of: (oy: Int, x0: Int, x1: Int).self, capacity: pieces) { piece in
+        withUnsafeTemporaryAllocation(of: (lo: Int, hi: Int).self, capacity: kernelW) { inside in
             var p = columns.lowerBound
             for i in 0..<pieces {
                 let oy = p / outW, x0 = p - oy * outW
@@ -96,14 +98,17 @@ public struct Im2Col: Sendable {
                 piece[i] = (oy, x0, x1)
                 p += x1 - x0
             }
+            // Per kernel column, the output columns whose tap lands inside the image: lo ..< hi.
+            for kj in 0..<kernelW {
+                let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
+                inside[kj] = (lo, min(outW, max(lo, (width - 1 + padding - kj) / stride + 1)))
+            }
             var dst = col
             for ch in 0..<channels {
                 let plane = image + ch * height * width
                 for ki in 0..<kernelH {
                     for kj in 0..<kernelW {
-                        // Output columns whose tap lands inside the image: lo ..< hi.
-                        let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
-                        let hi = min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
+                        let (lo, hi) = inside[kj]
                         for i in 0..<pieces {
                             let (oy, x0, x1) = piece[i]
                             let iy = oy &* stride &- padding &+ ki
@@ -128,6 +133,7 @@ public struct Im2Col: Sendable {
                     }
                 }
             }
+        }
         }
     }
 }
