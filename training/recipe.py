@@ -14,7 +14,8 @@ have trained, only faster and on more machines.
   torch.optim does and Foveal copies.
 - The learning rate: constant, step (/10 at each third) or a half cosine to 0 over the run.
 - Eye-box saliency pretraining: KL(target || map), the target two Gaussians (sigma 1.2 cells)
-  at the eye-box centres over a 10% uniform floor (Sources/FovealTraining/SaliencyPretraining.swift).
+  at the eye-box centres over a uniform floor, 10% unless --pretrain-floor says otherwise
+  (Sources/FovealTraining/SaliencyPretraining.swift).
 """
 import math
 

@@ -4,8 +4,9 @@ import GazeCapture
 
 /// The saliency start the training pilots found necessary (no ImageNet weights here): train the
 /// saliency network alone to put its softmax mass on the eyes, using the eye boxes GazeCapture
-/// annotates. Target map: two Gaussians (sigma 1.2 cells) at the eye-box centres plus a 10%
-/// uniform floor (without the floor the sampler squeezes the whole frame into the eyes).
+/// annotates. Target map: two Gaussians (sigma 1.2 cells) at the eye-box centres plus a uniform
+/// floor, 10% unless `train --pretrain-floor` says otherwise (without the floor the sampler
+/// squeezes the whole frame into the eyes; the lower it is, the harder the sampler zooms).
 /// Loss: KL(target || map).
 public struct SaliencyPretraining {
     public var sigmaCells = 1.2

@@ -59,11 +59,11 @@ import Testing
     static let convShapes: [(c: Int, m: Int, k: Int, s: Int, p: Int, h: Int, w: Int)] = [
         (3, 4, 3, 1, 1, 7, 9), (2, 5, 5, 2, 2, 11, 8), (4, 3, 1, 1, 0, 6, 5), (4, 3, 1, 2, 0, 9, 9),
         (3, 8, 11, 4, 2, 35, 27), (1, 2, 7, 2, 3, 16, 13), (5, 2, 3, 3, 0, 10, 14), (2, 70, 3, 1, 1, 12, 12),
-        // Stride 2 with rows of 23 and 31 outputs: the vector gather's blocks of 8 and their tails.
-        (3, 4, 7, 2, 3, 40, 45), (2, 3, 3, 2, 1, 20, 61),
+        // Strides 2 and 4 with rows of 23, 31 and 19 outputs: the vector gather's blocks of 8 and their tails.
+        (3, 4, 7, 2, 3, 40, 45), (2, 3, 3, 2, 1, 20, 61), (3, 4, 11, 4, 2, 20, 80),
     ]
 
-    @Test(arguments: 0..<10, [1, 2]) func conv2d(_ i: Int, threads: Int) {
+    @Test(arguments: 0..<11, [1, 2]) func conv2d(_ i: Int, threads: Int) {
         let (c, m, k, s, p, h, w) = Self.convShapes[i]
         let saved = Engine.threads
         Engine.threads = threads

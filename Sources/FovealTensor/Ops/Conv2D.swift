@@ -87,54 +87,58 @@ public struct Im2Col: Sendable {
     @inlinable
     public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
         guard !columns.isEmpty else { return }
-        let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
-        let pieces = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
-        withUnsafeTemporaryAllocation(of: (oy: Int, x0: Int, x1: Int).self, capacity: pieces) { piece in
-        withUnsafeTemporaryAllocation(of: (lo: Int, hi: Int).self, capacity: kernelW) { inside in
-            var p = columns.lowerBound
-            for i in 0..<pieces {
-                let oy = p / outW, x0 = p - oy * outW
-                let x1 = min(outW, x0 + columns.upperBound - p)
-                piece[i] = (oy, x0, x1)
-                p += x1 - x0
-            }
-            // Per kernel column, the output columns whose tap lands inside the image: lo ..< hi.
-            for kj in 0..<kernelW {
-                let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
-                inside[kj] = (lo, min(outW, max(lo, (width - 1 + padding - kj) / stride + 1)))
-            }
-            var dst = col
-            for ch in 0..<channels {
-                let plane = image + ch * height * width
-                for ki in 0..<kernelH {
-                    for kj in 0..<kernelW {
-                        let (lo, hi) = inside[kj]
-                        for i in 0..<pieces {
-                            let (oy, x0, x1) = piece[i]
-                            let iy = oy &* stride &- padding &+ ki
-                            if iy < 0 || iy >= height {
-                                dst.update(repeating: 0, count: x1 &- x0)
-                            } else {
-                                let line = plane + (iy &* width &- padding &+ kj)
-                                let a = max(x0, lo), z = min(x1, hi)
-                                if a > x0 { dst.update(repeating: 0, count: min(a, x1) &- x0) }
-                                if z > a {
-                                    if stride == 1 {
-                                        (dst + (a &- x0)).update(from: line + a, count: z &- a)
-                                    } else {
-                                        foveal_gather_strided(line + a &* stride, stride, dst + (a &- x0), z &- a, avx2)
-                                    }
-                                }
-                                let tail = max(z, a, x0)
-                                if x1 > tail { (dst + (tail &- x0)).update(repeating: 0, count: x1 &- tail) }
+        let pieceCount = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
+        withUnsafeTemporaryAllocation(of: (oy: Int, x: Range<Int>).self, capacity: pieceCount) { pieces in
+            withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: kernelW) { inside in
+                var p = columns.lowerBound
+                for i in 0..<pieceCount {
+                    let oy = p / outW, x0 = p - oy * outW
+                    pieces[i] = (oy, x0..<min(outW, x0 + columns.upperBound - p))
+                    p += pieces[i].x.count
+                }
+                for kj in 0..<kernelW {
+                    let lo = min(outW, max(0, (padding - kj + stride - 1) / stride))
+                    inside[kj] = lo..<min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
+                }
+                let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
+                var dst = col
+                for ch in 0..<channels {
+                    let plane = image + ch * height * width
+                    for ki in 0..<kernelH {
+                        for kj in 0..<kernelW {
+                            for (oy, x) in pieces {
+                                unfoldPiece(plane, row: oy &* stride &- padding &+ ki, kj: kj, columns: x,
+                                            inside: inside[kj], into: dst, avx2: avx2)
+                                dst += x.count
                             }
-                            dst += x1 &- x0
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Output columns `x` of one output row for kernel tap (`row` of the input, column `kj`): the
+    /// input pixels where the tap lands inside the image (`inside`), zeros in the padding.
+    @inlinable @inline(__always)
+    func unfoldPiece(_ plane: UnsafePointer<Float>, row iy: Int, kj: Int, columns x: Range<Int>, inside: Range<Int>,
+                     into dst: UnsafeMutablePointer<Float>, avx2: Int32) {
+        guard iy >= 0 && iy < height else {
+            dst.update(repeating: 0, count: x.count)
+            return
         }
+        let line = plane + (iy &* width &- padding &+ kj)
+        let a = max(x.lowerBound, inside.lowerBound), z = min(x.upperBound, inside.upperBound)
+        if a > x.lowerBound { dst.update(repeating: 0, count: min(a, x.upperBound) &- x.lowerBound) }
+        if z > a {
+            if stride == 1 {
+                (dst + (a &- x.lowerBound)).update(from: line + a, count: z &- a)
+            } else {
+                foveal_gather_strided(line + a &* stride, stride, dst + (a &- x.lowerBound), z &- a, avx2)
+            }
+        }
+        let tail = max(z, a, x.lowerBound)
+        if x.upperBound > tail { (dst + (tail &- x.lowerBound)).update(repeating: 0, count: x.upperBound &- tail) }
     }
 }
 
