@@ -2,11 +2,11 @@
 # The desk model: renders a training set of all four setups, fine-tunes the phone model on it
 # (eye-box saliency pretraining, then the task network behind the frozen sampler), fits the
 # presence head on its frozen features, then trains the head with the network in four short
-# runs, fits the face-in-view head on the result's frozen features, trains again on two more
+# runs, fits the face-in-view head on the result's frozen features, trains again on three more
 # seeds of 2,400 subjects each, and evaluates the result on a seed it never saw: per family,
 # uncalibrated and with 13-dot calibration, against the best constant (each family's own mean
 # test label).
-# Usage: experiments/desk.sh [WORK_DIR]   (about 3.5 hours on 2 cores)
+# Usage: experiments/desk.sh [WORK_DIR]   (about 4 hours on 2 cores)
 # Environment: FOVEAL (binary), TRAIN_SEED (101), TEST_SEED (9001), EPOCHS (12),
 # TABLE1=1 also trains plain AlexNet at the same task input (the paper's Table 1 at a desk).
 set -euo pipefail
@@ -45,15 +45,15 @@ joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch
 # The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays.
 [ -f "$work/face4/best.safetensors" ] || timed $foveal train --dataset "$work/train" --face-from "$work/joint4/best.safetensors" --out "$work/face4"
 # More subjects: the 600 were overfitted (laptops 3.4 cm on the train split, 6.0 on the test
-# seed's). Two more seeds of 2,400 subjects each, 12 dots of 1 frame, joined to the first by links
-# (recording folders a*, b*, c*); 4 epochs on two seeds, then 4 on all three, each followed by the
-# face-in-view head's refit.
-for i in 2 3; do
+# seed's). Three more seeds of 2,400 subjects each, 12 dots of 1 frame, joined to the first by links
+# (recording folders a*, b*, c*, d*); 4 epochs on two seeds, 4 on three, 2 on all four, each followed
+# by the face-in-view head's refit.
+for i in 2 3 4; do
   [ -d "$work/train$i" ] || timed $foveal synth --setup phone=2,tablet=1,laptop=2,desktop=2 --recordings 2400 \
     --dots 12 --frames-per-dot 1 --seed $(( train_seed + i - 1 )) --out "$work/train$i"
 done
-join() {  # join DIR SOURCE...: DIR holds a link per recording of each SOURCE, prefixed a, b, c
-  local dir=$1 prefix=(a b c) i=0; shift; mkdir -p "$dir"
+join() {  # join DIR SOURCE...: DIR holds a link per recording of each SOURCE, prefixed a, b, c, d
+  local dir=$1 prefix=(a b c d) i=0; shift; mkdir -p "$dir"
   for src in "$@"; do
     for rec in "$src"/*/; do ln -sfn "$(realpath "$rec")" "$dir/${prefix[$i]}$(basename "$rec")"; done
     i=$(( i + 1 ))
@@ -61,6 +61,7 @@ join() {  # join DIR SOURCE...: DIR holds a link per recording of each SOURCE, p
 }
 join "$work/train12" "$work/train" "$work/train2"
 join "$work/train123" "$work/train" "$work/train2" "$work/train3"
+join "$work/train1234" "$work/train" "$work/train2" "$work/train3" "$work/train4"
 more=(--config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000
       --presence-weight 10 --dropout 0.25)
 [ -f "$work/more2/best.safetensors" ] || timed $foveal train --dataset "$work/train12" "${more[@]}" \
@@ -68,7 +69,10 @@ more=(--config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mir
 [ -f "$work/face5/best.safetensors" ] || timed $foveal train --dataset "$work/train12" --face-from "$work/more2/best.safetensors" --out "$work/face5"
 [ -f "$work/more3/best.safetensors" ] || timed $foveal train --dataset "$work/train123" "${more[@]}" \
   --init-from "$work/face5/best.safetensors" --epochs 4 --lr 1.5e-4 --seed 9 --out "$work/more3"
-[ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train123" --face-from "$work/more3/best.safetensors" --out "$work/ss"
+[ -f "$work/face6/best.safetensors" ] || timed $foveal train --dataset "$work/train123" --face-from "$work/more3/best.safetensors" --out "$work/face6"
+[ -f "$work/more4/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" "${more[@]}" \
+  --init-from "$work/face6/best.safetensors" --epochs 2 --lr 1e-4 --seed 10 --out "$work/more4"
+[ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" --face-from "$work/more4/best.safetensors" --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi
