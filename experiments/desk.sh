@@ -33,7 +33,9 @@ common=(--dataset "$work/train" --config experiments/desk.json --init-from data/
 [ -f "$work/fitted/best.safetensors" ] || timed $foveal train --dataset "$work/train" --presence-from "$work/gaze/best.safetensors" --out "$work/fitted"
 # The presence head with the network: 4 epochs at weight 1, then 3 and 4 at weight 10, then 2 at
 # dropout 0.25, each from the last run's best (the validation split's gaze error).
-joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000)
+# The presence recipe behind the frozen sampler, shared by these runs and the ones on more subjects below.
+presence=(--config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000)
+joint=(--dataset "$work/train" "${presence[@]}")
 [ -f "$work/joint1/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/fitted/best.safetensors" \
   --epochs 4 --lr 2e-4 --seed 3 --out "$work/joint1"
 [ -f "$work/joint2/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint1/best.safetensors" \
@@ -42,36 +44,32 @@ joint=(--dataset "$work/train" --config experiments/desk.json --presence --batch
   --presence-weight 10 --epochs 4 --lr 1.5e-4 --seed 5 --out "$work/joint3"
 [ -f "$work/joint4/best.safetensors" ] || timed $foveal train "${joint[@]}" --init-from "$work/joint3/best.safetensors" \
   --presence-weight 10 --dropout 0.25 --epochs 2 --lr 1e-4 --seed 6 --out "$work/joint4"
-# The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays.
-[ -f "$work/face4/best.safetensors" ] || timed $foveal train --dataset "$work/train" --face-from "$work/joint4/best.safetensors" --out "$work/face4"
 # More subjects: the 600 were overfitted (laptops 3.4 cm on the train split, 6.0 on the test
 # seed's). Three more seeds of 2,400 subjects each, 12 dots of 1 frame, joined to the first by links
-# (recording folders a*, b*, c*, d*); 4 epochs on two seeds, 4 on three, 2 on all four, each followed
-# by the face-in-view head's refit.
+# (recording folders a*, b*, c*, d*); 4 epochs on two seeds, 4 on three, 2 on all four, each from the
+# last run's best (--init-from does not read the face-in-view head, which is fitted once, at the end).
 for i in 2 3 4; do
   [ -d "$work/train$i" ] || timed $foveal synth --setup phone=2,tablet=1,laptop=2,desktop=2 --recordings 2400 \
     --dots 12 --frames-per-dot 1 --seed $(( train_seed + i - 1 )) --out "$work/train$i"
 done
-join() {  # join DIR SOURCE...: DIR holds a link per recording of each SOURCE, prefixed a, b, c, d
+link_recordings() {  # DIR SOURCE...: DIR gets a link per recording of each SOURCE, prefixed a, b, c, d
   local dir=$1 prefix=(a b c d) i=0; shift; mkdir -p "$dir"
   for src in "$@"; do
     for rec in "$src"/*/; do ln -sfn "$(realpath "$rec")" "$dir/${prefix[$i]}$(basename "$rec")"; done
     i=$(( i + 1 ))
   done
 }
-join "$work/train12" "$work/train" "$work/train2"
-join "$work/train123" "$work/train" "$work/train2" "$work/train3"
-join "$work/train1234" "$work/train" "$work/train2" "$work/train3" "$work/train4"
-more=(--config experiments/desk.json --presence --batch 64 --saliency-lr 0 --mirror --validation-limit 2000
-      --presence-weight 10 --dropout 0.25)
+link_recordings "$work/train12" "$work/train" "$work/train2"
+link_recordings "$work/train123" "$work/train" "$work/train2" "$work/train3"
+link_recordings "$work/train1234" "$work/train" "$work/train2" "$work/train3" "$work/train4"
+more=("${presence[@]}" --presence-weight 10 --dropout 0.25)
 [ -f "$work/more2/best.safetensors" ] || timed $foveal train --dataset "$work/train12" "${more[@]}" \
-  --init-from "$work/face4/best.safetensors" --epochs 4 --lr 2e-4 --seed 8 --out "$work/more2"
-[ -f "$work/face5/best.safetensors" ] || timed $foveal train --dataset "$work/train12" --face-from "$work/more2/best.safetensors" --out "$work/face5"
+  --init-from "$work/joint4/best.safetensors" --epochs 4 --lr 2e-4 --seed 8 --out "$work/more2"
 [ -f "$work/more3/best.safetensors" ] || timed $foveal train --dataset "$work/train123" "${more[@]}" \
-  --init-from "$work/face5/best.safetensors" --epochs 4 --lr 1.5e-4 --seed 9 --out "$work/more3"
-[ -f "$work/face6/best.safetensors" ] || timed $foveal train --dataset "$work/train123" --face-from "$work/more3/best.safetensors" --out "$work/face6"
+  --init-from "$work/more2/best.safetensors" --epochs 4 --lr 1.5e-4 --seed 9 --out "$work/more3"
 [ -f "$work/more4/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" "${more[@]}" \
-  --init-from "$work/face6/best.safetensors" --epochs 2 --lr 1e-4 --seed 10 --out "$work/more4"
+  --init-from "$work/more3/best.safetensors" --epochs 2 --lr 1e-4 --seed 10 --out "$work/more4"
+# The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays.
 [ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" --face-from "$work/more4/best.safetensors" --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
