@@ -1,10 +1,13 @@
 import FovealTensor
+import Synchronization
 
 /// A convolution layer's parameters and geometry (PyTorch `nn.Conv2d`).
 public struct Conv2dLayer: Sendable {
     public let weight: Parameter   // (out, in, k, k)
     public let bias: Parameter?    // (out)
     public let stride: Int, padding: Int
+    /// The filters packed for inference (`PackedFilters`), kept between frames.
+    private let packed = PackedFilterCache()
 
     public init(_ p: ParameterReader, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0, bias: Bool = true) throws {
@@ -20,6 +23,13 @@ public struct Conv2dLayer: Sendable {
 
     /// `relu` fuses the ReLU that follows; `keep` returns the cache for backward.
     public func forward(_ x: Tensor, relu: Bool = false, keep: Bool) -> (Tensor, Cache?) {
+        // Inference packs the filters once per change of the weights; training, which changes them
+        // every step, packs them per call.
+        if !keep, let filters = packed.filters(for: [weight, bias], stride: stride, padding: padding, make: {
+            PackedFilters(weight: weight.value, bias: bias?.value)
+        }) {
+            return (Conv2D.forward(x, filters: filters, stride: stride, padding: padding, relu: relu), nil)
+        }
         let y = Conv2D.forward(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, relu: relu)
         return (y, keep ? Cache(input: x, output: relu ? y : nil) : nil)
     }
@@ -30,6 +40,19 @@ public struct Conv2dLayer: Sendable {
     /// filter times its scale, the shift as bias): one pass over the output instead of two, the
     /// same numbers up to rounding.
     public func callAsFunction(_ x: Tensor, normalizedBy bn: BatchNormLayer, relu: Bool = false) -> Tensor {
+        let sources = [weight, bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar]
+        if let filters = packed.filters(for: sources, stride: stride, padding: padding, make: {
+            let (folded, shifted) = fold(bn)
+            return PackedFilters(weight: folded, bias: shifted)
+        }) {
+            return Conv2D.forward(x, filters: filters, stride: stride, padding: padding, relu: relu)
+        }
+        let (folded, shifted) = fold(bn)
+        return Conv2D.forward(x, weight: folded, bias: shifted, stride: stride, padding: padding, relu: relu)
+    }
+
+    /// The weight and bias with `bn` folded in.
+    private func fold(_ bn: BatchNormLayer) -> (weight: Tensor, bias: Tensor) {
         let (scale, shift) = BatchNorm2D.inferenceAffine(runningMean: bn.runningMean.value, runningVar: bn.runningVar.value,
                                                          weight: bn.weight.value, bias: bn.bias.value)
         var folded = weight.value
@@ -39,8 +62,7 @@ public struct Conv2dLayer: Sendable {
         }
         var shifted = shift
         if let bias { for m in shifted.indices { shifted[m] += bias.value[flat: m] * scale[m] } }
-        return Conv2D.forward(x, weight: folded, bias: Tensor(shape: [shifted.count], values: shifted), stride: stride,
-                              padding: padding, relu: relu)
+        return (folded, Tensor(shape: [shifted.count], values: shifted))
     }
 
     /// Adds the weight and bias gradients; returns the input's gradient if asked.
@@ -52,6 +74,24 @@ public struct Conv2dLayer: Sendable {
         weight.accumulate(g.dWeight)
         bias?.accumulate(g.dBias)
         return g.dInput
+    }
+}
+
+/// A convolution layer's packed filters, made again when any parameter they were made from has
+/// changed since (`Parameter.version`). Nil where the convolution does not run on
+/// packed filters (`Conv2D.usesPackedFilters`). Safe to share between threads.
+final class PackedFilterCache: Sendable {
+    private let entry = Mutex<(key: [Int], filters: PackedFilters)?>(nil)
+
+    func filters(for sources: [Parameter?], stride: Int, padding: Int, make: () -> PackedFilters) -> PackedFilters? {
+        guard let shape = sources.first??.value.shape, shape.count == 4,
+              Conv2D.usesPackedFilters(kernelH: shape[2], kernelW: shape[3], stride: stride, padding: padding) else { return nil }
+        // The layer's parameters are constants of it: their versions alone say whether they changed.
+        let key = sources.map { $0?.version ?? 0 }
+        if let cached = entry.withLock({ $0 }), cached.key == key { return cached.filters }
+        let filters = make()
+        entry.withLock { $0 = (key, filters) }
+        return filters
     }
 }
 

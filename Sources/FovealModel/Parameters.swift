@@ -21,7 +21,10 @@ public enum ParameterRole: Sendable {
 public final class Parameter: @unchecked Sendable {
     public let name: String
     public let role: ParameterRole
-    public var value: Tensor
+    /// Changing the value (an optimizer step, a loaded checkpoint) bumps `version`.
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Counts changes of `value`: what a cache made from it (a layer's packed filters) is checked against.
+    public private(set) var version = 0
     /// Same shape as `value`; zero until backward adds to it.
     public var gradient: Tensor
 

@@ -22,6 +22,11 @@ public enum Engine {
         BLAS.warmUp
     }
 
+    /// Which product the convolutions run: Foveal's own kernel on filters packed once per call
+    /// (CKernels/gemm.h), where the processor has AVX2 and FMA, or OpenBLAS's `sgemm`. The same
+    /// sums up to rounding; `foveal bench --conv-product` compares them.
+    nonisolated(unsafe) public static var convolutionProduct: ConvolutionProduct = ProcessorFeatures.avx2FMA ? .packed : .openBLAS
+
     /// Chunks a parallel loop is cut into per worker. More than one: a worker that the system
     /// does not run for a while (preempted: on the VM here about 0.6% of the time) then delays
     /// its share of a loop, not half of it, because the others take its remaining chunks.
@@ -207,6 +212,15 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<I
 public struct UncheckedSendable<Value>: @unchecked Sendable {
     public let value: Value
     @inlinable public init(_ value: Value) { self.value = value }
+}
+
+/// The matrix product behind a convolution (`Engine.convolutionProduct`).
+public enum ConvolutionProduct: String, CaseIterable, Sendable {
+    /// Foveal's 6x16 AVX2 kernel, reading the unfolded input where im2col wrote it, the filters
+    /// packed once for all of a call's blocks. Needs AVX2 and FMA.
+    case packed
+    /// OpenBLAS `sgemm`, which packs both operands on every block's call.
+    case openBLAS = "openblas"
 }
 
 /// What the processor offers the hand-vectorised kernels of `CKernels`, asked once: the binary is

@@ -61,22 +61,64 @@ import Testing
         (3, 8, 11, 4, 2, 35, 27), (1, 2, 7, 2, 3, 16, 13), (5, 2, 3, 3, 0, 10, 14), (2, 70, 3, 1, 1, 12, 12),
         // Strides 2 and 4 with rows of 23, 31 and 19 outputs: the vector gather's blocks of 8 and their tails.
         (3, 4, 7, 2, 3, 40, 45), (2, 3, 3, 2, 1, 20, 61), (3, 4, 11, 4, 2, 20, 80),
+        // 576 steps of k (the packed kernel's three slabs of at most 256) and 13 filters (two tiles of 6 and one row).
+        (64, 13, 3, 1, 1, 9, 11),
     ]
 
-    @Test(arguments: 0..<11, [1, 2]) func conv2d(_ i: Int, threads: Int) {
+    /// Both matrix products where the processor runs both (the packed one needs AVX2 and FMA).
+    static let products = ConvolutionProduct.allCases.filter { $0 == .openBLAS || ProcessorFeatures.avx2FMA }
+
+    @Test(arguments: 0..<12, [1, 2]) func conv2d(_ i: Int, threads: Int) {
         let (c, m, k, s, p, h, w) = Self.convShapes[i]
         let saved = Engine.threads
         Engine.threads = threads
         defer { Engine.threads = saved }
         let x = randomTensor([2, c, h, w], seed: UInt64(i)), wt = randomTensor([m, c, k, k], seed: UInt64(i + 100))
         let b = randomTensor([m], seed: UInt64(i + 200))
-        let fast = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p)
         let naive = Naive.conv2d(x, wt, b, stride: s, padding: p)
-        expectClose(fast, naive, 1e-5)
-        let fused = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, relu: true)
-        expectClose(fused, Elementwise.relu(naive), 1e-5)
-        #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p),
-                         Naive.conv2d(x, wt, nil, stride: s, padding: p)) < 1e-5)
+        for product in Self.products {
+            let fast = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, product: product)
+            expectClose(fast, naive, 1e-5)
+            let fused = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, relu: true, product: product)
+            expectClose(fused, Elementwise.relu(naive), 1e-5)
+            #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p, product: product),
+                             Naive.conv2d(x, wt, nil, stride: s, padding: p)) < 1e-5, "\(product)")
+        }
+    }
+
+    /// The packed product's AVX2 tile and its portable twin against the textbook sum, on tiles cut
+    /// short in both directions, several slabs of k, with and without bias and ReLU, into a C whose
+    /// rows are longer than n (the columns past n untouched).
+    @Test(arguments: [(6, 16, 256), (7, 17, 257), (13, 5, 600), (1, 33, 3), (20, 48, 513)])
+    func packedProductKernels(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = randomTensor([m, k], seed: 1).values
+        let ldb = (n + 15) / 16 * 16 + 16, ldc = n + 3
+        var b = randomTensor([k, ldb], seed: 2).values
+        for r in 0..<k { for j in n..<ldb { b[r * ldb + j] = 0 } }
+        let bias = randomTensor([m], seed: 3).values
+        var packed = [Float](repeating: .nan, count: foveal_packed_filters_count(m, k))
+        foveal_pack_filters(a, m, k, k, &packed)
+        for useBias in [false, true] {
+            for relu in [false, true] {
+                var expected = [Float](repeating: 7, count: m * ldc)
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var sum = useBias ? Double(bias[i]) : 0
+                        for t in 0..<k { sum += Double(a[i * k + t]) * Double(b[t * ldb + j]) }
+                        expected[i * ldc + j] = Float(relu ? max(0, sum) : sum)
+                    }
+                }
+                for avx2: Int32 in ProcessorFeatures.avx2FMA ? [0, 1] : [0] {
+                    var c = [Float](repeating: 7, count: m * ldc)
+                    bias.withUnsafeBufferPointer { bp in
+                        foveal_gemm_packed(packed, b, ldb, m, n, k, &c, ldc, useBias ? bp.baseAddress : nil, relu ? 1 : 0, avx2)
+                    }
+                    let error = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
+                    #expect(error < 1e-4, "m \(m) n \(n) k \(k), bias \(useBias), relu \(relu), avx2 \(avx2): \(error)")
+                }
+            }
+        }
     }
 
     /// The strided gather's AVX2 build against its definition, at every length around its blocks of 8.

@@ -1,6 +1,6 @@
 import CKernels
 
-/// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) by im2col and GEMM.
+/// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) by im2col and a matrix product.
 ///
 /// input (N, C, H, W), weight (M, C, KH, KW), bias (M) or nil -> output (N, M, OH, OW) with
 /// OH = (H + 2 * padding - KH) / stride + 1, likewise OW; zero padding.
@@ -13,56 +13,144 @@ public enum Conv2D {
         (size + 2 * padding - kernel) / stride + 1
     }
 
+    /// Whether a convolution of this geometry runs on packed filters with `product`: not a 1x1,
+    /// stride-1, unpadded one, which multiplies its input where it lies, with OpenBLAS.
+    public static func usesPackedFilters(kernelH: Int, kernelW: Int, stride: Int, padding: Int,
+                                         product: ConvolutionProduct = Engine.convolutionProduct) -> Bool {
+        product == .packed && ProcessorFeatures.avx2FMA && !(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0)
+    }
+
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
-                               stride: Int = 1, padding: Int = 0, relu: Bool = false) -> Tensor {
-        precondition(input.shape.count == 4 && weight.shape.count == 4 && weight.shape[1] == input.shape[1],
-                     "conv2d: input \(input.shape) does not fit weight \(weight.shape)")
+                               stride: Int = 1, padding: Int = 0, relu: Bool = false,
+                               product: ConvolutionProduct = Engine.convolutionProduct) -> Tensor {
+        precondition(weight.shape.count == 4, "conv2d: weight \(weight.shape) is not (M, C, KH, KW)")
+        if usesPackedFilters(kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
+                             product: product) {
+            return forward(input, filters: PackedFilters(weight: weight, bias: bias), stride: stride, padding: padding, relu: relu)
+        }
+        return forward(input, shape: weight.shape, stride: stride, padding: padding, relu: relu) { x, columns, out, ldc, col in
+            let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3])
+            weight.withUnsafeBufferPointer { wt in
+                if let col {
+                    BLAS.gemm(m: m, n: columns.count, k: k, a: wt.baseAddress!, b: col, c: out, ldc: ldc)
+                } else {  // 1x1: the input's own rows
+                    BLAS.gemm(m: m, n: columns.count, k: k, a: wt.baseAddress!, b: x + columns.lowerBound, ldb: ldc,
+                              c: out, ldc: ldc)
+                }
+            }
+            if bias != nil || relu { addBias(bias?.values, relu: relu, rows: m, columns: columns.count, out, ldc) }
+        }
+    }
+
+    /// The convolution on filters packed beforehand (a layer keeps them between frames), with
+    /// their bias; the same output as `forward(_:weight:bias:...)` up to rounding.
+    public static func forward(_ input: Tensor, filters: PackedFilters, stride: Int = 1, padding: Int = 0,
+                               relu: Bool = false) -> Tensor {
+        let (m, k) = (filters.shape[0], filters.shape[1] * filters.shape[2] * filters.shape[3])
+        return forward(input, shape: filters.shape, stride: stride, padding: padding, relu: relu, strips: true) { _, columns, out, ldc, col in
+            guard let col else { return }  // never: with strips every block is unfolded
+            foveal_gemm_packed(filters.panels, col, PackedFilters.rowStride(columns.count), m, columns.count, k, out, ldc,
+                               filters.bias, relu ? 1 : 0, 1)
+        }
+    }
+
+    /// The blocks, their unfolding and the product each gets: `multiply(image, columns, output,
+    /// output row length, unfolded block or nil for a 1x1, stride-1, unpadded convolution)`. With `strips` the
+    /// unfolded rows are laid out for the packed kernel: blocks start on a 16-column strip, rows
+    /// are `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
+    private static func forward(_ input: Tensor, shape: [Int], stride: Int, padding: Int, relu: Bool, strips: Bool = false,
+                                multiply: @escaping (UnsafePointer<Float>, Range<Int>, UnsafeMutablePointer<Float>, Int,
+                                                     UnsafePointer<Float>?) -> Void) -> Tensor {
+        precondition(input.shape.count == 4 && shape.count == 4 && shape[1] == input.shape[1],
+                     "conv2d: input \(input.shape) does not fit weight \(shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let (m, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let (m, kh, kw) = (shape[0], shape[2], shape[3])
         let oh = outputSize(h, kernel: kh, stride: stride, padding: padding)
         let ow = outputSize(w, kernel: kw, stride: stride, padding: padding)
         let k = c * kh * kw, spatial = oh * ow
         let geometry = Im2Col(channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
                               stride: stride, padding: padding, outH: oh, outW: ow)
-        // A 1x1, stride-1, unpadded convolution multiplies the input itself.
-        let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
+        // A 1x1, stride-1, unpadded convolution multiplies the input where it lies (OpenBLAS only).
+        let direct = !strips && kh == 1 && kw == 1 && stride == 1 && padding == 0
         let blocks = max(1, min(Engine.threads * Engine.chunksPerWorker, spatial / 64))
+        let stripCount = (spatial + 15) / 16
         var output = Tensor(uninitialized: [n, m, oh, ow])
-        let biasValues = bias?.values
         input.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { wt in
-                output.withUnsafeMutableBufferPointer { y in
-                    let (xs, ws, ys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(wt.baseAddress!),
-                                        UncheckedSendable(y.baseAddress!))
-                    parallelFor(n * blocks) { task in
-                        let b = task / blocks, blk = task % blocks
-                        let columns = (spatial * blk / blocks)..<(spatial * (blk + 1) / blocks)
-                        let image = xs.value + b * c * h * w
-                        let out = ys.value + b * m * spatial + columns.lowerBound
-                        if direct {
-                            BLAS.gemm(m: m, n: columns.count, k: k, a: ws.value,
-                                      b: image + columns.lowerBound, ldb: spatial, c: out, ldc: spatial)
-                        } else {
-                            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * columns.count)
-                            defer { col.deallocate() }
-                            geometry.unfold(image, columns: columns, into: col)
-                            BLAS.gemm(m: m, n: columns.count, k: k, a: ws.value, b: col, c: out, ldc: spatial)
-                        }
-                        if biasValues != nil || relu {
-                            for ch in 0..<m {
-                                let row = out + ch * spatial, add = biasValues?[ch] ?? 0
-                                if relu {
-                                    for i in 0..<columns.count { row[i] = max(0, row[i] + add) }
-                                } else {
-                                    for i in 0..<columns.count { row[i] += add }
-                                }
-                            }
-                        }
+            output.withUnsafeMutableBufferPointer { y in
+                let (xs, ys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(y.baseAddress!))
+                parallelFor(n * blocks) { task in
+                    let b = task / blocks, blk = task % blocks
+                    let columns = strips ? min(spatial, stripCount * blk / blocks * 16)..<min(spatial, stripCount * (blk + 1) / blocks * 16)
+                        : (spatial * blk / blocks)..<(spatial * (blk + 1) / blocks)
+                    guard !columns.isEmpty else { return }
+                    let image = xs.value + b * c * h * w
+                    let out = ys.value + b * m * spatial + columns.lowerBound
+                    if direct { return multiply(image, columns, out, spatial, nil) }
+                    let rowStride = strips ? PackedFilters.rowStride(columns.count) : columns.count
+                    let raw = UnsafeMutableRawPointer.allocate(byteCount: k * rowStride * 4, alignment: 64)
+                    defer { raw.deallocate() }
+                    let col = raw.bindMemory(to: Float.self, capacity: k * rowStride)
+                    for r in 0..<k where rowStride > columns.count {
+                        (col + r * rowStride + columns.count).update(repeating: 0, count: rowStride - columns.count)
                     }
+                    geometry.unfold(image, columns: columns, into: col, rowStride: rowStride)
+                    multiply(image, columns, out, spatial, col)
                 }
             }
         }
         return output
+    }
+
+    /// Adds each row's bias to a block of `rows` rows (`stride` apart), then the ReLU if asked.
+    private static func addBias(_ bias: [Float]?, relu: Bool, rows: Int, columns: Int, _ out: UnsafeMutablePointer<Float>,
+                                _ stride: Int) {
+        for ch in 0..<rows {
+            let row = out + ch * stride, add = bias?[ch] ?? 0
+            if relu {
+                for i in 0..<columns { row[i] = max(0, row[i] + add) }
+            } else {
+                for i in 0..<columns { row[i] += add }
+            }
+        }
+    }
+}
+
+/// A convolution's filters (M, C, KH, KW) packed for the kernel of `CKernels/gemm.h`, in panels of
+/// 6 filters, with their bias: one pass over the weights, which a layer pays once per change of its
+/// weights instead of once per frame (`foveal_pack_filters`).
+public final class PackedFilters: @unchecked Sendable {
+    /// The weight's shape (M, C, KH, KW).
+    public let shape: [Int]
+    let panels: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>?
+
+    public init(weight: Tensor, bias: Tensor?) {
+        precondition(weight.shape.count == 4 && (bias == nil || bias!.count == weight.shape[0]),
+                     "packed filters: weight \(weight.shape), bias \(bias?.shape ?? [])")
+        shape = weight.shape
+        let (m, k) = (shape[0], shape[1] * shape[2] * shape[3])
+        let count = foveal_packed_filters_count(m, k)
+        let panels = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+        weight.withUnsafeBufferPointer { foveal_pack_filters($0.baseAddress!, m, k, k, panels) }
+        self.panels = panels
+        self.bias = bias.map { b in
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m))
+            b.withUnsafeBufferPointer { copy.update(from: $0.baseAddress!, count: m) }
+            return copy
+        }
+    }
+
+    deinit {
+        panels.deallocate()
+        bias?.deallocate()
+    }
+
+    /// The unfolded rows' length for a block of `columns`: whole strips of 16, an odd number of
+    /// them, so that one strip's rows (one cache line each) fall in different L1 sets.
+    static func rowStride(_ columns: Int) -> Int {
+        let strips = (columns + 15) / 16
+        return (strips % 2 == 0 ? strips + 1 : strips) * 16
     }
 }
 
@@ -79,13 +167,15 @@ public struct Im2Col: Sendable {
         (self.outH, self.outW) = (outH, outW)
     }
 
-    /// Writes columns `columns` of every row into `col`, rows `columns.count` long.
+    /// Writes columns `columns` of every row into `col`, rows `rowStride` apart (default: packed,
+    /// `columns.count`); what lies between the end of one row and the start of the next is untouched.
     ///
     /// The block splits into the same pieces of output rows for every row of the unfolded matrix,
     /// so they are worked out once, and so are the columns each kernel column finds inside the
     /// image; the rows then walk channels and taps without a division.
     @inlinable
-    public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+    public func unfold(_ image: UnsafePointer<Float>, columns: Range<Int>, into col: UnsafeMutablePointer<Float>,
+                       rowStride: Int? = nil) {
         guard !columns.isEmpty else { return }
         let pieceCount = (columns.upperBound - 1) / outW - columns.lowerBound / outW + 1
         withUnsafeTemporaryAllocation(of: (oy: Int, x: Range<Int>).self, capacity: pieceCount) { pieces in
@@ -101,16 +191,18 @@ public struct Im2Col: Sendable {
                     inside[kj] = lo..<min(outW, max(lo, (width - 1 + padding - kj) / stride + 1))
                 }
                 let avx2: Int32 = ProcessorFeatures.avx2 ? 1 : 0
-                var dst = col
+                var row = col
                 for ch in 0..<channels {
                     let plane = image + ch * height * width
                     for ki in 0..<kernelH {
                         for kj in 0..<kernelW {
+                            var dst = row
                             for (oy, x) in pieces {
                                 unfoldPiece(plane, row: oy &* stride &- padding &+ ki, kj: kj, columns: x,
                                             inside: inside[kj], into: dst, avx2: avx2)
                                 dst += x.count
                             }
+                            row += rowStride ?? columns.count
                         }
                     }
                 }

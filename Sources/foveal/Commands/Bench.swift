@@ -27,7 +27,14 @@ extension Foveal {
         @Option(help: "Batch size for the throughput run.")
         var batch = 8
 
-        @Option(help: "Timed batch-1 runs (after warm-up).")
+        @Option(help: """
+            A second frame size WIDTHxHEIGHT, timed alternately with --size, frame by frame, in the \
+            same run: reports its latency too and the ratio of the two p50s, which a machine's \
+            drift between separate runs would blur.
+            """)
+        var compareSize: String?
+
+        @Option(help: "Timed batch-1 runs (after warm-up), per frame size.")
         var iterations = 30
 
         @Option(help: "BLAS and worker threads (default: one per core).")
@@ -48,34 +55,45 @@ extension Foveal {
         @Option(help: "Precision of AlexNet's fully connected weights (f32, bf16, f16).")
         var fcPrecision: FullyConnectedPrecision = .f32
 
+        @Option(help: "The convolutions' matrix product: Foveal's packed kernel (the default where the processor has AVX2 and FMA) or OpenBLAS.")
+        var convProduct: ConvolutionProduct?
+
         func validate() throws {
             if (weights == nil) == (config == nil) { throw ValidationError("give exactly one of --weights and --config") }
             if parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+            if let compareSize, parseSize(compareSize) == nil { throw ValidationError("--compare-size must look like 1920x1080") }
+            if compareSize != nil && train { throw ValidationError("--compare-size times inference, not --train") }
             // A batch's activations grow with it: the paper-size model needs ~0.3 GB a frame.
             if !(1...256).contains(batch) || !(1...1_000_000).contains(iterations) {
                 throw ValidationError("--batch must be 1-256 and --iterations 1-1000000")
             }
             if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1-1024") }
+            if convProduct == .packed && !ProcessorFeatures.avx2FMA {
+                throw ValidationError("--conv-product packed needs AVX2 and FMA, which this processor lacks")
+            }
         }
 
         func run() throws {
             try reportingErrors {
                 Engine.setUp(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                if let convProduct { Engine.convolutionProduct = convProduct }
                 let model = try loadModel()
-                let (width, height) = parseSize(size)!
-                var rng = SplitMix64(seed: 7)
-                let frame = RGBImage(width: width, height: height,
-                                     pixels: (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                let sizes = [size] + (compareSize.map { [$0] } ?? [])
+                let testFrames = sizes.map { randomFrame(parseSize($0)!) }
+                let frame = testFrames[0]
                 if train { return try benchTraining(model, frame) }
 
-                var stages = StageClock()
-                for _ in 0..<3 { _ = stages.run(model, frame) }  // warm-up: caches, page-ins, BLAS buffers
-                stages = StageClock()
-                var latencies: [Double] = []
+                // Warm-up (caches, page-ins, BLAS buffers), then the sizes in turn, frame by frame.
+                var clocks = testFrames.map { _ in StageClock() }
+                for _ in 0..<3 { for (i, f) in testFrames.enumerated() { try clocks[i].run(model, f) } }
+                clocks = testFrames.map { _ in StageClock() }
+                var runs = testFrames.map { _ in [Double]() }
                 for _ in 0..<iterations {
-                    let start = now()
-                    _ = stages.run(model, frame)
-                    latencies.append(now() - start)
+                    for (i, f) in testFrames.enumerated() {
+                        let start = now()
+                        try clocks[i].run(model, f)
+                        runs[i].append(now() - start)
+                    }
                 }
                 let frames = [RGBImage](repeating: frame, count: batch)
                 _ = model(try ImageNormalization.pixelBatch(frames))
@@ -84,26 +102,41 @@ extension Foveal {
                 for _ in 0..<rounds { _ = model(try ImageNormalization.pixelBatch(frames)) }
                 let throughput = Double(rounds * batch) / (now() - batchStart)
 
-                latencies.sort()
-                let p = { (q: Double) in latencies[min(latencies.count - 1, Int((q * Double(latencies.count)).rounded(.up)) - 1)] * 1000 }
-                let split = stages.meanMs(iterations)
-                let report: [String: Any] = [
+                let p = { (q: Double) in percentileMs(runs[0], q) }
+                let split = clocks[0].meanMs(iterations)
+                var report: [String: Any] = [
                     "config": config ?? weights!, "model": try jsonObject(model.config.json),
                     "size": size, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                     "iterations": iterations, "batch": batch,
                     "latency_ms": ["p50": p(0.5), "p90": p(0.9), "p99": p(0.99)],
                     "throughput_fps": throughput, "peak_rss_mb": peakResidentMB(),
-                    "stages_ms": split,
+                    "stages_ms": split, "conv_product": Engine.convolutionProduct.rawValue,
                 ]
+                var comparison: [String: Any]?
+                if let compareSize {
+                    comparison = ["size": compareSize,
+                                  "latency_ms": ["p50": percentileMs(runs[1], 0.5), "p90": percentileMs(runs[1], 0.9),
+                                                 "p99": percentileMs(runs[1], 0.99)],
+                                  "stages_ms": clocks[1].meanMs(iterations),
+                                  "p50_ratio": percentileMs(runs[1], 0.5) / p(0.5)]
+                    report["compare"] = comparison
+                }
                 if json {
                     emit(jsonLine(report))
                 } else {
                     emit("model      \(config ?? weights!)  \(model.config.json)")
-                    emit("frame      \(size), \(report["threads"]!) threads")
+                    emit("frame      \(size), \(report["threads"]!) threads, convolutions on \(Engine.convolutionProduct.rawValue)")
                     emit(String(format: "latency    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (batch 1, %d runs)",
                                 p(0.5), p(0.9), p(0.99), iterations))
                     emit(String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
                                 split["normalise"]!, split["saliency"]!, split["sampler"]!, split["task"]!))
+                    if let compareSize, let comparison, let stages = comparison["stages_ms"] as? [String: Double] {
+                        emit(String(format: "%@  p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (alternating with %@: %.2fx its p50)",
+                                    compareSize, percentileMs(runs[1], 0.5), percentileMs(runs[1], 0.9),
+                                    percentileMs(runs[1], 0.99), size, percentileMs(runs[1], 0.5) / p(0.5)))
+                        emit(String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
+                                    stages["normalise"]!, stages["saliency"]!, stages["sampler"]!, stages["task"]!))
+                    }
                     emit(String(format: "throughput %.1f frames/s (batch %d)", throughput, batch))
                     emit(String(format: "peak RSS   %.0f MB", peakResidentMB()))
                 }
@@ -170,14 +203,15 @@ extension Foveal {
 struct StageClock {
     var seconds: [String: Double] = ["normalise": 0, "saliency": 0, "sampler": 0, "task": 0]
 
-    mutating func run(_ model: GazeNet, _ frame: RGBImage) -> Tensor {
+    @discardableResult
+    mutating func run(_ model: GazeNet, _ frame: RGBImage) throws -> Tensor {
         var t = now()
         func lap(_ stage: String) {
             let t1 = now()
             seconds[stage]! += t1 - t
             t = t1
         }
-        let image = try! ImageNormalization.pixelBatch([frame])  // one frame: cannot fail
+        let image = try ImageNormalization.pixelBatch([frame])
         lap("normalise")
         let j: Tensor
         if model.config.sampler {
@@ -194,6 +228,19 @@ struct StageClock {
     }
 
     func meanMs(_ runs: Int) -> [String: Double] { seconds.mapValues { $0 * 1000 / Double(runs) } }
+}
+
+/// A frame of uniform random bytes (the same for every run: seed 7).
+private func randomFrame(_ size: (width: Int, height: Int)) -> RGBImage {
+    var rng = SplitMix64(seed: 7)
+    return RGBImage(width: size.width, height: size.height,
+                    pixels: (0..<(size.width * size.height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+}
+
+/// The q-quantile of `seconds` (nearest rank), in milliseconds.
+private func percentileMs(_ seconds: [Double], _ q: Double) -> Double {
+    let sorted = seconds.sorted()
+    return sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))] * 1000
 }
 
 /// The process's peak resident set size so far, in MB.
