@@ -37,3 +37,6 @@ static inline int foveal_has_f16c(void) { return 0; }
 static inline int foveal_has_avx2(void) { return 0; }
 static inline int foveal_has_avx2_fma(void) { return 0; }
 #endif
+
+/// Asks for the cache line holding `p` ahead of its read (no fault if `p` is not mapped).
+static inline void foveal_prefetch(const void *p) { __builtin_prefetch(p); }

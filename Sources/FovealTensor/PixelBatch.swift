@@ -41,6 +41,7 @@ extension AdaptiveAvgPool2D {
         let (n, h, w) = (frames.count, frames.height, frames.width)
         let rows = (0..<oh).map { window($0, input: h, output: oh) }
         let cols = (0..<ow).map { window($0, input: w, output: ow) }
+        let scale = (frames.scale[0], frames.scale[1], frames.scale[2]), offset = (frames.offset[0], frames.offset[1], frames.offset[2])
         var output = Tensor(uninitialized: [n, 3, oh, ow])
         frames.bytes.withUnsafeBufferPointer { px in
             output.withUnsafeMutableBufferPointer { y in
@@ -58,13 +59,22 @@ extension AdaptiveAvgPool2D {
                         let window = rows[oy]
                         foveal_add_rows_u8(frame + window.lowerBound * w * 3, w * 3, window.count, w * 3, line.baseAddress!,
                                            ProcessorFeatures.avx2 ? 1 : 0)
+                        // Each window's three channel sums in one pass along the line: on a
+                        // 1080p frame this was a fifth of the saliency input's cost as three
+                        // strided passes. The sums are exact, so the result is unchanged.
+                        let out = dst.value + (b * 3 * oh + oy) * ow, plane = oh * ow
                         for ox in 0..<ow {
-                            let count = Float(window.count * cols[ox].count)
-                            for c in 0..<3 {
-                                var sum: UInt64 = 0
-                                for ix in cols[ox] { sum += UInt64(line[ix * 3 + c]) }
-                                dst.value[((b * 3 + c) * oh + oy) * ow + ox] = Float(sum) / count * frames.scale[c] + frames.offset[c]
+                            let columns = cols[ox]
+                            var sum: (UInt64, UInt64, UInt64) = (0, 0, 0)
+                            var p = line.baseAddress! + columns.lowerBound * 3
+                            for _ in columns {
+                                sum.0 &+= UInt64(p[0]); sum.1 &+= UInt64(p[1]); sum.2 &+= UInt64(p[2])
+                                p += 3
                             }
+                            let count = Float(window.count * columns.count)
+                            out[ox] = Float(sum.0) / count * scale.0 + offset.0
+                            out[plane + ox] = Float(sum.1) / count * scale.1 + offset.1
+                            out[2 * plane + ox] = Float(sum.2) / count * scale.2 + offset.2
                         }
                     }
                 }
@@ -95,7 +105,13 @@ extension GridSample {
                         for row in range {
                             let b = row / oh, oy = row % oh
                             let frame = src.value + b * h * w * 3
-                            for ox in 0..<ow { rowTaps[ox] = BilinearTaps(gr.value + (row * ow + ox) * 2, height: h, width: w) }
+                            for ox in 0..<ow {
+                                let taps = BilinearTaps(gr.value + (row * ow + ox) * 2, height: h, width: w)
+                                rowTaps[ox] = taps
+                                // On an HD frame most taps miss the cache: ask for both rows' lines now.
+                                if taps.o0 >= 0 { foveal_prefetch(frame + taps.o0 * 3) }
+                                if taps.o2 >= 0 { foveal_prefetch(frame + taps.o2 * 3) }
+                            }
                             for ox in 0..<ow {
                                 let taps = rowTaps[ox]
                                 var v: (Float, Float, Float) = (0, 0, 0), weight: Float = 0
