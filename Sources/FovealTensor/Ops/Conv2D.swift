@@ -28,8 +28,9 @@ public enum Conv2D {
                              product: product) {
             return forward(input, filters: PackedFilters(weight: weight, bias: bias), stride: stride, padding: padding, relu: relu)
         }
+        let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3])
+        let biasValues = bias?.values
         return forward(input, shape: weight.shape, stride: stride, padding: padding, relu: relu) { x, columns, out, ldc, col in
-            let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3])
             weight.withUnsafeBufferPointer { wt in
                 if let col {
                     BLAS.gemm(m: m, n: columns.count, k: k, a: wt.baseAddress!, b: col, c: out, ldc: ldc)
@@ -38,7 +39,7 @@ public enum Conv2D {
                               c: out, ldc: ldc)
                 }
             }
-            if bias != nil || relu { addBias(bias?.values, relu: relu, rows: m, columns: columns.count, out, ldc) }
+            if biasValues != nil || relu { addBias(biasValues, relu: relu, rows: m, columns: columns.count, out, ldc) }
         }
     }
 
@@ -55,11 +56,11 @@ public enum Conv2D {
     }
 
     /// The blocks, their unfolding and the product each gets: `multiply(image, columns, output,
-    /// output row length, unfolded block or nil for a 1x1, stride-1, unpadded convolution)`. With `strips` the
-    /// unfolded rows are laid out for the packed kernel: blocks start on a 16-column strip, rows
-    /// are `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
+    /// output row length, unfolded block or nil for a 1x1, stride-1, unpadded convolution)`. With
+    /// `strips` the unfolded rows are laid out for the packed kernel: blocks start on a 16-column
+    /// strip, rows are `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
     private static func forward(_ input: Tensor, shape: [Int], stride: Int, padding: Int, relu: Bool, strips: Bool = false,
-                                multiply: @escaping (UnsafePointer<Float>, Range<Int>, UnsafeMutablePointer<Float>, Int,
+                                multiply: (UnsafePointer<Float>, Range<Int>, UnsafeMutablePointer<Float>, Int,
                                                      UnsafePointer<Float>?) -> Void) -> Tensor {
         precondition(input.shape.count == 4 && shape.count == 4 && shape[1] == input.shape[1],
                      "conv2d: input \(input.shape) does not fit weight \(shape)")
@@ -90,8 +91,8 @@ public enum Conv2D {
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: k * rowStride * 4, alignment: 64)
                     defer { raw.deallocate() }
                     let col = raw.bindMemory(to: Float.self, capacity: k * rowStride)
-                    for r in 0..<k where rowStride > columns.count {
-                        (col + r * rowStride + columns.count).update(repeating: 0, count: rowStride - columns.count)
+                    if rowStride > columns.count {
+                        for r in 0..<k { (col + r * rowStride + columns.count).update(repeating: 0, count: rowStride - columns.count) }
                     }
                     geometry.unfold(image, columns: columns, into: col, rowStride: rowStride)
                     multiply(image, columns, out, spatial, col)
