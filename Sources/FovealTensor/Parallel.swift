@@ -22,9 +22,9 @@ public enum Engine {
         BLAS.warmUp
     }
 
-    /// Which product the convolutions run: Foveal's own kernel on filters packed once per call
-    /// (CKernels/gemm.h), where the processor has AVX2 and FMA, or OpenBLAS's `sgemm`. The same
-    /// sums up to rounding; `foveal bench --conv-product` compares them.
+    /// Which product the convolutions run: Foveal's own kernel on packed filters (CKernels/gemm.h),
+    /// where the processor has AVX2 and FMA, or OpenBLAS's `sgemm`. The same sums up to rounding;
+    /// `foveal bench --conv-product` compares them.
     nonisolated(unsafe) public static var convolutionProduct: ConvolutionProduct = ProcessorFeatures.avx2FMA ? .packed : .openBLAS
 
     /// Chunks a parallel loop is cut into per worker. More than one: a worker that the system
@@ -216,8 +216,8 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// The matrix product behind a convolution (`Engine.convolutionProduct`).
 public enum ConvolutionProduct: String, CaseIterable, Sendable {
-    /// Foveal's 6x16 AVX2 kernel, reading the unfolded input where im2col wrote it, the filters
-    /// packed once for all of a call's blocks. Needs AVX2 and FMA.
+    /// Foveal's 6x16 AVX2 kernel, reading the unfolded input where im2col wrote it, on filters
+    /// packed beforehand (a layer keeps them until its weights change). Needs AVX2 and FMA.
     case packed
     /// OpenBLAS `sgemm`, which packs both operands on every block's call.
     case openBLAS = "openblas"

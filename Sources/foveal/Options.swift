@@ -65,9 +65,9 @@ struct SaliencyReuseOptions: ParsableArguments {
     }
 }
 
-/// How a camera delivers pixels (without `--pixel-format`, Foveal picks; see `negotiate`).
 extension ConvolutionProduct: ExpressibleByArgument {}
 
+/// How a camera delivers pixels (without `--pixel-format`, Foveal picks; see `negotiate`).
 enum PixelFormat: String, ExpressibleByArgument, CaseIterable {
     /// RGB24: the camera's own, or libv4l2's conversion of whatever the camera sends.
     case rgb3 = "RGB3"

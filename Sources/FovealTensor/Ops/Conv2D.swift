@@ -30,16 +30,11 @@ public enum Conv2D {
         }
         let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3])
         let biasValues = bias?.values
-        return forward(input, shape: weight.shape, stride: stride, padding: padding, relu: relu) { x, columns, out, ldc, col in
+        return forward(input, shape: weight.shape, stride: stride, padding: padding, relu: relu) { b, ldb, n, out, ldc in
             weight.withUnsafeBufferPointer { wt in
-                if let col {
-                    BLAS.gemm(m: m, n: columns.count, k: k, a: wt.baseAddress!, b: col, c: out, ldc: ldc)
-                } else {  // 1x1: the input's own rows
-                    BLAS.gemm(m: m, n: columns.count, k: k, a: wt.baseAddress!, b: x + columns.lowerBound, ldb: ldc,
-                              c: out, ldc: ldc)
-                }
+                BLAS.gemm(m: m, n: n, k: k, a: wt.baseAddress!, b: b, ldb: ldb, c: out, ldc: ldc)
             }
-            if biasValues != nil || relu { addBias(biasValues, relu: relu, rows: m, columns: columns.count, out, ldc) }
+            if biasValues != nil || relu { addBias(biasValues, relu: relu, rows: m, columns: n, out, ldc) }
         }
     }
 
@@ -48,20 +43,18 @@ public enum Conv2D {
     public static func forward(_ input: Tensor, filters: PackedFilters, stride: Int = 1, padding: Int = 0,
                                relu: Bool = false) -> Tensor {
         let (m, k) = (filters.shape[0], filters.shape[1] * filters.shape[2] * filters.shape[3])
-        return forward(input, shape: filters.shape, stride: stride, padding: padding, relu: relu, strips: true) { _, columns, out, ldc, col in
-            guard let col else { return }  // never: with strips every block is unfolded
-            foveal_gemm_packed(filters.panels, col, PackedFilters.rowStride(columns.count), m, columns.count, k, out, ldc,
-                               filters.bias, relu ? 1 : 0, 1)
+        return forward(input, shape: filters.shape, stride: stride, padding: padding, relu: relu, strips: true) { b, ldb, n, out, ldc in
+            foveal_gemm_packed(filters.panels, b, ldb, m, n, k, out, ldc, filters.bias, relu ? 1 : 0, 1)
         }
     }
 
-    /// The blocks, their unfolding and the product each gets: `multiply(image, columns, output,
-    /// output row length, unfolded block or nil for a 1x1, stride-1, unpadded convolution)`. With
-    /// `strips` the unfolded rows are laid out for the packed kernel: blocks start on a 16-column
-    /// strip, rows are `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
+    /// The blocks, their unfolding and the product each gets: `multiply(B, B's row stride, the
+    /// block's columns, output, output row stride)`, with B the unfolded block (k rows), or the
+    /// image itself for a 1x1, stride-1, unpadded convolution. With `strips` every block is
+    /// unfolded, laid out for the packed kernel: blocks start on a 16-column strip, rows are
+    /// `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
     private static func forward(_ input: Tensor, shape: [Int], stride: Int, padding: Int, relu: Bool, strips: Bool = false,
-                                multiply: (UnsafePointer<Float>, Range<Int>, UnsafeMutablePointer<Float>, Int,
-                                                     UnsafePointer<Float>?) -> Void) -> Tensor {
+                                multiply: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         precondition(input.shape.count == 4 && shape.count == 4 && shape[1] == input.shape[1],
                      "conv2d: input \(input.shape) does not fit weight \(shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
@@ -86,7 +79,7 @@ public enum Conv2D {
                     guard !columns.isEmpty else { return }
                     let image = xs.value + b * c * h * w
                     let out = ys.value + b * m * spatial + columns.lowerBound
-                    if direct { return multiply(image, columns, out, spatial, nil) }
+                    if direct { return multiply(image + columns.lowerBound, spatial, columns.count, out, spatial) }
                     let rowStride = strips ? PackedFilters.rowStride(columns.count) : columns.count
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: k * rowStride * 4, alignment: 64)
                     defer { raw.deallocate() }
@@ -95,7 +88,7 @@ public enum Conv2D {
                         for r in 0..<k { (col + r * rowStride + columns.count).update(repeating: 0, count: rowStride - columns.count) }
                     }
                     geometry.unfold(image, columns: columns, into: col, rowStride: rowStride)
-                    multiply(image, columns, out, spatial, col)
+                    multiply(col, rowStride, columns.count, out, spatial)
                 }
             }
         }

@@ -102,24 +102,17 @@ extension Foveal {
                 for _ in 0..<rounds { _ = model(try ImageNormalization.pixelBatch(frames)) }
                 let throughput = Double(rounds * batch) / (now() - batchStart)
 
-                let p = { (q: Double) in percentileMs(runs[0], q) }
-                let split = clocks[0].meanMs(iterations)
+                let latency = runs.map(latencyMs), split = clocks.map { $0.meanMs(iterations) }
                 var report: [String: Any] = [
                     "config": config ?? weights!, "model": try jsonObject(model.config.json),
                     "size": size, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                    "iterations": iterations, "batch": batch,
-                    "latency_ms": ["p50": p(0.5), "p90": p(0.9), "p99": p(0.99)],
+                    "iterations": iterations, "batch": batch, "latency_ms": latency[0],
                     "throughput_fps": throughput, "peak_rss_mb": peakResidentMB(),
-                    "stages_ms": split, "conv_product": Engine.convolutionProduct.rawValue,
+                    "stages_ms": split[0], "conv_product": Engine.convolutionProduct.rawValue,
                 ]
-                var comparison: [String: Any]?
                 if let compareSize {
-                    comparison = ["size": compareSize,
-                                  "latency_ms": ["p50": percentileMs(runs[1], 0.5), "p90": percentileMs(runs[1], 0.9),
-                                                 "p99": percentileMs(runs[1], 0.99)],
-                                  "stages_ms": clocks[1].meanMs(iterations),
-                                  "p50_ratio": percentileMs(runs[1], 0.5) / p(0.5)]
-                    report["compare"] = comparison
+                    report["compare"] = ["size": compareSize, "latency_ms": latency[1], "stages_ms": split[1],
+                                         "p50_ratio": latency[1]["p50"]! / latency[0]["p50"]!]
                 }
                 if json {
                     emit(jsonLine(report))
@@ -127,15 +120,13 @@ extension Foveal {
                     emit("model      \(config ?? weights!)  \(model.config.json)")
                     emit("frame      \(size), \(report["threads"]!) threads, convolutions on \(Engine.convolutionProduct.rawValue)")
                     emit(String(format: "latency    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (batch 1, %d runs)",
-                                p(0.5), p(0.9), p(0.99), iterations))
-                    emit(String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
-                                split["normalise"]!, split["saliency"]!, split["sampler"]!, split["task"]!))
-                    if let compareSize, let comparison, let stages = comparison["stages_ms"] as? [String: Double] {
+                                latency[0]["p50"]!, latency[0]["p90"]!, latency[0]["p99"]!, iterations))
+                    emit(stagesLine(split[0]))
+                    if let compareSize {
                         emit(String(format: "%@  p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (alternating with %@: %.2fx its p50)",
-                                    compareSize, percentileMs(runs[1], 0.5), percentileMs(runs[1], 0.9),
-                                    percentileMs(runs[1], 0.99), size, percentileMs(runs[1], 0.5) / p(0.5)))
-                        emit(String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
-                                    stages["normalise"]!, stages["saliency"]!, stages["sampler"]!, stages["task"]!))
+                                    compareSize, latency[1]["p50"]!, latency[1]["p90"]!, latency[1]["p99"]!, size,
+                                    latency[1]["p50"]! / latency[0]["p50"]!))
+                        emit(stagesLine(split[1]))
                     }
                     emit(String(format: "throughput %.1f frames/s (batch %d)", throughput, batch))
                     emit(String(format: "peak RSS   %.0f MB", peakResidentMB()))
@@ -237,10 +228,17 @@ private func randomFrame(_ size: (width: Int, height: Int)) -> RGBImage {
                     pixels: (0..<(size.width * size.height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
 }
 
-/// The q-quantile of `seconds` (nearest rank), in milliseconds.
-private func percentileMs(_ seconds: [Double], _ q: Double) -> Double {
+/// The p50, p90 and p99 of `seconds` (nearest rank), in milliseconds.
+private func latencyMs(_ seconds: [Double]) -> [String: Double] {
     let sorted = seconds.sorted()
-    return sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))] * 1000
+    let rank = { (q: Double) in sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))] * 1000 }
+    return ["p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99)]
+}
+
+/// The mean time of each inference stage, one line.
+private func stagesLine(_ ms: [String: Double]) -> String {
+    String(format: "stages     normalise %.1f  saliency %.1f  sampler %.1f  task %.1f ms",
+           ms["normalise"] ?? 0, ms["saliency"] ?? 0, ms["sampler"] ?? 0, ms["task"] ?? 0)
 }
 
 /// The process's peak resident set size so far, in MB.
