@@ -33,6 +33,8 @@ class Frame:
     valid: bool
     # Eye-box centres in frame pixels (left, right), for the saliency pretraining; None if unknown.
     eyes: tuple = None
+    # screen.json's Orientation: a phone turned mid-recording gives frames of another size.
+    orientation: int = 1
 
 
 def device_families(path=_DEVICE_TABLE):
@@ -77,6 +79,9 @@ def read_recording(folder, families):
     for n, b in boxes.items():
         if len(b.get("IsValid", ())) != count:
             raise DatasetError(f"{folder}/{n}.json: IsValid has {len(b.get('IsValid', ()))} entries, frames.json {count}")
+    orientations = _load_json(folder, "screen.json").get("Orientation", ())
+    if len(orientations) != count:
+        raise DatasetError(f"{folder}/screen.json: Orientation has {len(orientations)} entries, frames.json {count}")
     family = family_of(device, families)
     face, left, right = boxes["appleFace"], boxes["appleLeftEye"], boxes["appleRightEye"]
     frames = []
@@ -89,7 +94,8 @@ def read_recording(folder, families):
         if valid:
             # Eye boxes are relative to the face box, as in GazeCapture.
             eyes = tuple((face["X"][i] + e["X"][i] + e["W"][i] / 2, face["Y"][i] + e["Y"][i] + e["H"][i] / 2) for e in (left, right))
-        frames.append(Frame(os.path.join(folder, "frames", name), float(x), float(y), family, os.path.basename(folder), valid, eyes))
+        frames.append(Frame(os.path.join(folder, "frames", name), float(x), float(y), family, os.path.basename(folder), valid, eyes,
+                            orientations[i] if isinstance(orientations[i], int) else 0))
     return split, frames
 
 
@@ -175,16 +181,18 @@ class FrameBatches(torch.utils.data.Dataset):
 
 
 def _sizes_by_recording(frames):
-    """A frame size per recording (a recording's frames share one): one header read each."""
+    """Each frame's size, read from one frame's header per recording and orientation (one camera
+    gives one size per orientation), as Foveal's BatchLoader does."""
     from PIL import Image
     sizes, out = {}, []
     for f in frames:
-        if f.recording not in sizes:
+        key = (f.recording, f.orientation)
+        if key not in sizes:
             try:
-                sizes[f.recording] = Image.open(f.path).size
+                sizes[key] = Image.open(f.path).size
             except OSError as e:
                 raise DatasetError(f"{f.path}: {e}") from None
-        out.append(sizes[f.recording])
+        out.append(sizes[key])
     return out
 
 

@@ -52,6 +52,7 @@ func fuzz(_ target: String, _ data: Data) {
         }
     case "image":
         _ = try? RGBImage(encoded: data, path: "fuzz")
+        _ = try? RGBImage.size(encoded: data, path: "fuzz")
     case "mat":
         _ = try? MATFile(data: data, path: "fuzz.mat")
     case "edid":

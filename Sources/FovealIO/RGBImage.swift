@@ -65,6 +65,34 @@ extension RGBImage {
         try self.init(encoded: data, path: path)
     }
 
+    /// The size a PNG or JPEG file's header declares, without decoding its pixels: what a batch
+    /// loader groups frames by before it reads them.
+    public static func size(ofFileAt path: String) throws -> (width: Int, height: Int) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw FileFormatError(path, "cannot read: \((error as NSError).localizedDescription)")
+        }
+        return try size(encoded: data, path: path)
+    }
+
+    /// The size PNG or JPEG bytes declare; `path` only names the source in errors.
+    public static func size(encoded data: Data, path: String) throws -> (width: Int, height: Int) {
+        let bytes = [UInt8](data.prefix(24))
+        if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+            // The IHDR chunk comes first: its width and height are big-endian at bytes 16 and 20.
+            guard bytes.count == 24, bytes[12..<16].elementsEqual("IHDR".utf8) else { throw FileFormatError(path, "corrupt PNG: no IHDR header") }
+            let word = { (at: Int) in bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+            let (width, height) = (word(16), word(20))
+            guard (1...(1 << 28)).contains(width), (1...(1 << 28)).contains(height), width * height <= 1 << 28 else { throw FileFormatError(path, "corrupt PNG: its header gives \(width)x\(height) pixels") }
+            return (width, height)
+        } else if bytes.starts(with: [0xff, 0xd8]) {
+            return try data.withUnsafeBytes { try JPEGDecoder(path: path).size($0) }
+        }
+        throw FileFormatError(path, data.isEmpty ? "empty file, not an image" : "not a PNG or JPEG image")
+    }
+
     /// Decodes PNG or JPEG bytes; `path` only names the source in errors.
     public init(encoded data: Data, path: String) throws {
         let magic = [UInt8](data.prefix(8))
@@ -167,13 +195,8 @@ public final class JPEGDecoder {
     public func decode(_ jpeg: UnsafeRawBufferPointer, into image: inout RGBImage) throws {
         guard let handle else { throw FileFormatError(path, "cannot start the JPEG decoder") }
         let source = jpeg.bindMemory(to: UInt8.self)
-        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, source.baseAddress, UInt(jpeg.count), &width, &height, &subsampling, &colorspace) == 0 else {
-            throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
-        }
-        guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
-            throw FileFormatError(path, "corrupt JPEG: its header gives \(width)x\(height) pixels")
-        }
+        let (w, h) = try size(jpeg)
+        let (width, height) = (Int32(w), Int32(h))
         // A successful decode writes every byte; a failed one throws the image away.
         if image.width != Int(width) || image.height != Int(height) { image = RGBImage(uninitializedWidth: Int(width), height: Int(height)) }
         if banded && Int(width) * Int(height) >= Self.bandedPixels && Engine.threads > 1 {
@@ -186,6 +209,20 @@ public final class JPEGDecoder {
                           Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
         }
         guard status == 0 else { throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))") }
+    }
+
+    /// The width and height one JPEG's header declares (at most 2^28 pixels).
+    public func size(_ jpeg: UnsafeRawBufferPointer) throws -> (width: Int, height: Int) {
+        guard let handle else { throw FileFormatError(path, "cannot start the JPEG decoder") }
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, jpeg.bindMemory(to: UInt8.self).baseAddress, UInt(jpeg.count),
+                                  &width, &height, &subsampling, &colorspace) == 0 else {
+            throw FileFormatError(path, "corrupt JPEG: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
+            throw FileFormatError(path, "corrupt JPEG: its header gives \(width)x\(height) pixels")
+        }
+        return (Int(width), Int(height))
     }
 
     /// Frames this large (720p and up) are decoded in two bands of rows at once when `banded`,

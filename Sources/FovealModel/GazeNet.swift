@@ -250,10 +250,13 @@ public struct GazeNet: Sendable {
     }
 
     /// Adds d(loss)/d(parameter) to every trained parameter's gradient, given d(loss)/d(gaze_cm)
-    /// (N, 2) and, for a pass that trains the presence head, d(loss)/d(its logits) (N). Returns
-    /// d(loss)/d(image) when the settings asked for it.
+    /// (N, 2) and, for a pass that trains the presence head, d(loss)/d(its logits) (N). A loss
+    /// on the saliency map itself (the eye anchor) passes its gradient with respect to the map's
+    /// logits before the softmax (N, 1, G, G) as `dSaliencyLogits`; it counts only where the
+    /// pass trains the saliency path. Returns d(loss)/d(image) when the settings asked for it.
     @discardableResult
-    public func backward(_ dGaze: Tensor, _ cache: TrainingCache, dPresenceLogits: Tensor? = nil) -> Tensor? {
+    public func backward(_ dGaze: Tensor, _ cache: TrainingCache, dPresenceLogits: Tensor? = nil,
+                         dSaliencyLogits: Tensor? = nil) -> Tensor? {
         let settings = cache.settings
         let range = Float(config.rangeCm)
         var dz = dGaze
@@ -288,7 +291,8 @@ public struct GazeNet: Sendable {
         guard let s = cache.saliency else { return dImage }
         let g = sampler.gridSize, n = dGaze.shape[0]
         let dMap = sampler.gridBackward(dGrid, gridCache)
-        let dResized = Softmax.backward(dMap.reshaped([n, g * g]), output: s.map.reshaped([n, g * g])).reshaped([n, 1, g, g])
+        var dResized = Softmax.backward(dMap.reshaped([n, g * g]), output: s.map.reshaped([n, g * g])).reshaped([n, 1, g, g])
+        if let dSaliencyLogits { Elementwise.accumulate(&dResized, dSaliencyLogits) }
         let dLow = saliencyBackward(dResized, s, inputGradient: settings.inputGradient)
         guard settings.inputGradient, var dx = dImage, let dLow else { return nil }
         Elementwise.accumulate(&dx, AdaptiveAvgPool2D.backward(dLow, inputHeight: h, inputWidth: w))

@@ -27,8 +27,22 @@ public final class BatchLoader: @unchecked Sendable {
     public private(set) var unreadable: [String] = []
     private let lock = NSLock()
 
+    /// Each frame's size ("WxH"), as its file's header declares it: batches hold frames of one
+    /// size, so a 480x640 phone frame and a 1280x720 laptop frame never meet. Probed once per
+    /// recording and orientation (one camera gives one size per orientation); "?" where the
+    /// probe failed, and the frame's load then says why.
+    let sizeKeys: [String]
+
     public init(frames: [GazeCaptureFrame], batchSize: Int, seed: UInt64) {
         (self.frames, self.batchSize, self.seed) = (frames, batchSize, seed)
+        var probed: [String: String] = [:]
+        sizeKeys = frames.map { frame in
+            let key = "\(frame.recordingID)/\(frame.orientation.rawValue)"
+            if let size = probed[key] { return size }
+            let size = (try? RGBImage.size(ofFileAt: frame.imagePath)).map { "\($0.width)x\($0.height)" } ?? "?"
+            probed[key] = size
+            return size
+        }
     }
 
     /// Every frame of `selection` (recording by recording, metadata only).
@@ -45,11 +59,12 @@ public final class BatchLoader: @unchecked Sendable {
     public var pairs = false
 
     /// The batches of one epoch, in an order fixed by (seed, epoch). Frames of different sizes
-    /// (portrait and landscape) go to different batches; the last short batch of a size is kept.
+    /// (portrait and landscape, phone and laptop) go to different batches; the last short batch
+    /// of a size is kept.
     public func plan(epoch: Int) -> [[Int]] {
         var rng = SplitMix64(seed: seed &+ UInt64(epoch) &* 0x9e37_79b9_7f4a_7c15)
         var bySize: [String: [Int]] = [:]
-        for (i, f) in frames.enumerated() { bySize[f.orientation.isLandscape ? "l" : "p", default: []].append(i) }
+        for (i, size) in sizeKeys.enumerated() { bySize[size, default: []].append(i) }
         var batches: [[Int]] = []
         for key in bySize.keys.sorted() {
             var indices = bySize[key]!
@@ -110,6 +125,11 @@ public final class BatchLoader: @unchecked Sendable {
         guard let first = images.first else { return nil }
         let (w, h) = (first.width, first.height)
         let keep = images.indices.filter { images[$0].width == w && images[$0].height == h }
+        for k in images.indices where images[k].width != w || images[k].height != h {
+            let problem = FileFormatError(chosen[k].imagePath, "is \(images[k].width)x\(images[k].height) where its recording's other frames "
+                                          + "in this orientation are \(w)x\(h): left out of its batch")
+            lock.lock(); unreadable.append("\(problem)"); lock.unlock()
+        }
         var bytes = [UInt8](repeating: 0, count: keep.count * h * w * 3)
         var table = [UInt8](repeating: 0, count: 256)
         var mirrored = [Bool](repeating: false, count: keep.count)

@@ -14,13 +14,15 @@ public struct SaliencyPretraining {
 
     public init() {}
 
-    /// The target map (1, 1, G, G) for a frame, or nil if its eyes are not both annotated.
-    public func target(_ frame: GazeCaptureFrame, width: Int, height: Int, gridSize g: Int = 31) -> Tensor? {
+    /// The target map (1, 1, G, G) for a frame, or nil if its eyes are not both annotated;
+    /// `mirrored` for the frame flipped left-right (as the batch loader's `mirror` does).
+    public func target(_ frame: GazeCaptureFrame, width: Int, height: Int, gridSize g: Int = 31, mirrored: Bool = false) -> Tensor? {
         guard let face = frame.face, let left = frame.leftEye, let right = frame.rightEye else { return nil }
         var map = [Double](repeating: floor / Double(g * g), count: g * g)
         for eye in [left, right] {
             // The map's cells span the frame edge to edge: cell j sits at x = j / (G - 1) of the width.
-            let cx = (face.x + eye.x + eye.width / 2) / Double(width) * Double(g - 1)
+            let x = (face.x + eye.x + eye.width / 2) / Double(width) * Double(g - 1)
+            let cx = mirrored ? Double(g - 1) - x : x
             let cy = (face.y + eye.y + eye.height / 2) / Double(height) * Double(g - 1)
             var blob = [Double](repeating: 0, count: g * g)
             for r in 0..<g {
@@ -44,19 +46,30 @@ public struct SaliencyPretraining {
         let n = images.batchSize, g = model.sampler.gridSize
         let (p, path) = model.saliencyMap(images, training: true)
         guard let path else { return (0, 0) }
-        var kl = 0.0, mass = 0.0
-        // d KL(t || softmax(z)) / dz = softmax(z) - t, averaged over the batch.
-        var dz = Tensor(zeros: [n, 1, g, g])
-        for b in 0..<n {
-            for i in 0..<(g * g) {
-                let (pi, ti) = (Double(p[flat: b * g * g + i]), Double(targets[flat: b * g * g + i]))
-                if ti > 0 { kl += ti * log(ti / max(pi, 1e-30)) }
-                dz[flat: b * g * g + i] = Float((pi - ti) / Double(n))
-            }
-            mass += eyeMass(p.item(b).reshaped([1, 1, g, g]), frames[b], width: width, height: height)
-        }
+        let (kl, dz) = Self.divergence(p, targets: (0..<n).map { targets.item($0).reshaped([1, 1, g, g]) })
+        let mass = (0..<n).reduce(0.0) { $0 + eyeMass(p.item($1).reshaped([1, 1, g, g]), frames[$1], width: width, height: height) }
         model.saliencyBackward(dz, path)
-        return (kl / Double(n), mass / Double(n))
+        return (kl, mass / Double(n))
+    }
+
+    /// The mean KL(target || map) over the frames that have a target (nil: none, they add
+    /// nothing), and its gradient with respect to the map's logits before the softmax,
+    /// (N, 1, G, G): d KL(t || softmax(z)) / dz = softmax(z) - t, over the same count.
+    public static func divergence(_ map: Tensor, targets: [Tensor?]) -> (kl: Double, dLogits: Tensor) {
+        let n = map.shape[0], cells = map.count / max(1, n)
+        precondition(targets.count == n, "\(targets.count) targets for \(n) maps")
+        let count = Double(max(1, targets.count { $0 != nil }))
+        var kl = 0.0
+        var dz = Tensor(zeros: map.shape)
+        for (b, target) in targets.enumerated() {
+            guard let target else { continue }
+            for i in 0..<cells {
+                let (pi, ti) = (Double(map[flat: b * cells + i]), Double(target[flat: i]))
+                if ti > 0 { kl += ti * log(ti / max(pi, 1e-30)) }
+                dz[flat: b * cells + i] = Float((pi - ti) / count)
+            }
+        }
+        return (kl / count, dz)
     }
 
     /// The share of a map's mass in the cells whose centres fall inside the frame's eye boxes.

@@ -37,6 +37,11 @@ public final class Trainer {
         /// The share of the pretraining target spread evenly over the map (`SaliencyPretraining.floor`):
         /// the lower, the harder the sampler zooms into the eyes.
         public var pretrainFloor = 0.1
+        /// Weight of the eye anchor: while the saliency path trains, the pretraining's loss
+        /// (KL(eye-box target || map), `SaliencyPretraining`, with `pretrainFloor`) over the
+        /// batch's valid frames is added with this weight, so that the gaze error cannot pull
+        /// the map off the eyes, which `ShippedModelAtADesk` checks (0: off).
+        public var eyeAnchorWeight: Float = 0
         /// At most this many training frames (nil: all).
         public var trainLimit: Int?
         /// At most this many validation frames per epoch (nil: all).
@@ -167,9 +172,11 @@ public final class Trainer {
         settings.dropout = options.dropout
         settings.trainSaliency = model.config.sampler && saliencyRate > 0
         settings.trainPresence = joint
+        let anchored = options.eyeAnchorWeight > 0 && settings.trainSaliency
         var rng = SplitMix64(seed: options.seed &+ Self.dropoutStreamOffset &+ UInt64(startEpoch))
         for epoch in startEpoch..<options.epochs {
             let start = Date()
+            let skippedBefore = trainLoader.unreadable.count
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var rate: Float = 0
             for batch in trainLoader.batches(epoch: epoch, augment: options.augment, mirror: options.mirror) {
@@ -191,6 +198,7 @@ public final class Trainer {
                 do {
                     loss = try step(batch.images, targets: batch.targets, valid: joint ? batch.frames.map(\.isValid) : nil,
                                     pairs: options.pairLossWeight > 0 ? Self.pairs(batch.frames) : [],
+                                    eyeTargets: anchored ? eyeTargets(batch) : [],
                                     settings: settings, rate: rate, saliencyRate: saliencyNow, rng: &rng)
                 } catch let error as TrainingError {
                     throw TrainingError("\(error) at epoch \(epoch + 1), batch \(batchIndex + 1); the last finite checkpoint is \(lastPath)")
@@ -203,6 +211,8 @@ public final class Trainer {
                                       loss: lossSum / Double(seen), imagesPerSecond: Double(seen) / Date().timeIntervalSince(start)))
             }
             let seconds = Date().timeIntervalSince(start)
+            let skipped = trainLoader.unreadable.dropFirst(skippedBefore)
+            if let first = skipped.first { log("skipped \(skipped.count) frames this epoch, the first: \(first)") }
             let validation = try Evaluator(model: model).run(dataset, FrameSelection(split: "val", validOnly: true, limit: options.validationLimit))
             let record = EpochRecord(epoch: epoch + 1, steps: globalStep, trainLoss: lossSum / Double(max(1, seen)),
                                      validationMeanCm: validation.overall.meanCm,
@@ -232,10 +242,13 @@ public final class Trainer {
     ///
     /// `valid` marks the frames with a face and open eyes (nil: all): the gaze error counts
     /// those, and with `settings.trainPresence` the presence head's binary cross-entropy over
-    /// every frame, times `options.presenceWeight`, is added. Returns the mean squared error;
+    /// every frame, times `options.presenceWeight`, is added. `eyeTargets` (one per frame, nil
+    /// where it has none; empty: no anchor) are the eye anchor's maps, whose divergence from the
+    /// saliency maps is added times `options.eyeAnchorWeight`. Returns the mean squared error;
     /// throws, before changing the model, when the loss is not finite.
     public func step(_ images: some GazeNetInput, targets: Tensor, valid: [Bool]? = nil, pairs: [(Int, Int)] = [],
-                     settings: GazeNet.TrainingSettings, rate: Float, saliencyRate: Float, rng: inout SplitMix64) throws -> Float {
+                     eyeTargets: [Tensor?] = [], settings: GazeNet.TrainingSettings, rate: Float, saliencyRate: Float,
+                     rng: inout SplitMix64) throws -> Float {
         let trainable = model.trainedParameters(settings)
         model.zeroGradients()
         let (output, cache) = model.forward(images, training: settings, rng: &rng)
@@ -256,7 +269,12 @@ public final class Trainer {
             let (_, dPaired) = pairedDifferenceError(output.gazeCm, targets, pairs: pairs)
             dGaze = Elementwise.add(dGaze, Elementwise.map(dPaired) { $0 * options.pairLossWeight })
         }
-        model.backward(dGaze, cache, dPresenceLogits: dPresence)
+        var dSaliency: Tensor?
+        if !eyeTargets.isEmpty, settings.trainSaliency, let map = output.saliency {
+            let weight = options.eyeAnchorWeight
+            dSaliency = Elementwise.map(SaliencyPretraining.divergence(map, targets: eyeTargets).dLogits) { $0 * weight }
+        }
+        model.backward(dGaze, cache, dPresenceLogits: dPresence, dSaliencyLogits: dSaliency)
         clipGradients(trainable, maximum: options.clipNorm)
         optimizer.step(trainable) { $0.name.hasPrefix("saliency") ? saliencyRate : rate }
         return loss
@@ -274,6 +292,16 @@ public final class Trainer {
             }
         }
         return pairs
+    }
+
+    /// The eye anchor's target map for each frame of a batch, as the batch shows it (mirrored or
+    /// not); nil for a frame without both eyes annotated.
+    func eyeTargets(_ batch: BatchLoader.Batch) -> [Tensor?] {
+        var pre = SaliencyPretraining()
+        pre.floor = options.pretrainFloor
+        return zip(batch.frames, batch.mirrored).map { frame, flipped in
+            pre.target(frame, width: batch.images.width, height: batch.images.height, gridSize: model.sampler.gridSize, mirrored: flipped)
+        }
     }
 
     /// Trains the saliency path alone on eye-box targets (see `SaliencyPretraining`).

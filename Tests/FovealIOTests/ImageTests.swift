@@ -40,6 +40,26 @@ import Testing
         #expect(jpeg.pixels.allSatisfy { abs(Int($0) - 120) <= 1 })
     }
 
+    /// The header's size is the decoded image's; a header that cannot give one is explained.
+    @Test func sizeComesFromTheHeaderAlone() throws {
+        for (name, width, height) in [("grey.png", 8, 6), ("rgba.png", 7, 5), ("photo.jpg", 32, 24)] {
+            let size = try RGBImage.size(ofFileAt: Fixtures.path("images/" + name))
+            #expect(size.width == width && size.height == height, "\(name): \(size)")
+        }
+        func sizeError(_ bytes: Data, name: String) -> String {
+            let path = dir + "/" + name
+            FileManager.default.createFile(atPath: path, contents: bytes)
+            do { return "\(try RGBImage.size(ofFileAt: path))" } catch { return "\(error)" }
+        }
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/photo.jpg")))
+        var png = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/rgba.png")))
+        #expect(sizeError(jpeg.prefix(40), name: "head.jpg").hasPrefix(dir + "/head.jpg: corrupt JPEG"))
+        #expect(sizeError(png.prefix(20), name: "short.png") == "\(dir)/short.png: corrupt PNG: no IHDR header")
+        for i in 16..<24 { png[i] = 0xff }  // a width and height of 2^32 - 1
+        #expect(sizeError(png, name: "huge.png").hasPrefix(dir + "/huge.png: corrupt PNG: its header gives 4294967295x4294967295"))
+        #expect(sizeError(Data("hello".utf8), name: "text.png") == "\(dir)/text.png: not a PNG or JPEG image")
+    }
+
     func error(_ bytes: Data?, name: String) -> String {
         let path = dir + "/" + name
         if let bytes { FileManager.default.createFile(atPath: path, contents: bytes) }

@@ -245,6 +245,73 @@ import Testing
         #expect(loader.plan(epoch: 3) != plan)
     }
 
+    /// A phone held upright (480x640) and a laptop (1280x720) both record in orientation 1:
+    /// batches are made by the frames' own sizes, and every frame is loaded, none left out.
+    @Test func batchesHoldFramesOfOneSizeAndLeaveNoneOut() throws {
+        var o = SyntheticDataset.Options()
+        (o.recordings, o.dotsPerRecording, o.framesPerDot, o.seed) = (6, 3, 1, 31)
+        o.setups = try SetupMix(parsing: "phone,laptop")
+        let dir = Fixtures.temporaryDirectory()
+        _ = try SyntheticDataset.write(o, to: dir)
+        let frames = BatchLoader.frames(of: try GazeCaptureDataset(root: dir), FrameSelection(split: nil, validOnly: false)).frames
+        let sizes = try frames.map { try RGBImage.size(ofFileAt: $0.imagePath) }
+        #expect(Set(sizes.map { "\($0.width)x\($0.height)" }).count >= 2, "\(sizes)")
+        let loader = BatchLoader(frames: frames, batchSize: 8, seed: 1)
+        let plan = loader.plan(epoch: 0)
+        #expect(plan.flatMap { $0 }.sorted() == Array(frames.indices))
+        var loaded = 0
+        for batch in plan {
+            #expect(Set(batch.map { sizes[$0].width }).count == 1 && Set(batch.map { sizes[$0].height }).count == 1)
+            var rng = SplitMix64(seed: 2)
+            loaded += try #require(loader.load(batch, augment: false, rng: &rng)).frames.count
+        }
+        #expect(loaded == frames.count && loader.unreadable.isEmpty, "\(loader.unreadable)")
+    }
+
+    /// The eye anchor's gradient, as `backward` takes it with no gaze error, is the derivative of
+    /// w * KL(target || map) by finite differences, on the saliency head.
+    @Test func eyeAnchorGradientIsTheDivergencesDerivative() throws {
+        let model = try GazeNet(config: testConfig, seed: 12)
+        let frames = BatchLoader.frames(of: try GazeCaptureDataset(root: Self.dataset), FrameSelection(split: nil, validOnly: true)).frames
+        let loader = BatchLoader(frames: frames, batchSize: 4, seed: 1)
+        var rng = SplitMix64(seed: 3)
+        let batch = try #require(loader.load(Array(loader.plan(epoch: 0)[0].prefix(3)), augment: false, mirror: true, rng: &rng))
+        let pre = SaliencyPretraining()
+        // One frame without a target: it adds nothing to the loss.
+        let targets: [Tensor?] = batch.frames.indices.map { b in
+            b == 1 ? nil : pre.target(batch.frames[b], width: batch.images.width, height: batch.images.height, mirrored: batch.mirrored[b])
+        }
+        let weight: Float = 3
+        func loss() -> Double {
+            Double(weight) * SaliencyPretraining.divergence(model.saliencyMap(batch.images, training: true).map, targets: targets).kl
+        }
+        var settings = GazeNet.TrainingSettings()
+        settings.dropout = 0
+        model.zeroGradients()
+        let (output, cache) = model.forward(batch.images, training: settings, rng: &rng)
+        let dLogits = SaliencyPretraining.divergence(try #require(output.saliency), targets: targets).dLogits
+        model.backward(Tensor(zeros: [batch.frames.count, 2]), cache, dSaliencyLogits: Elementwise.map(dLogits) { $0 * weight })
+        // On the head, the 1x1 convolution under the map, the loss is smooth in the weights (the
+        // layers below add ReLU and max-pooling kinks that a difference quotient trips on; their
+        // backward is the one TrainingStepParity checks against PyTorch). The bias shifts every
+        // logit alike, which the softmax ignores: its gradient is zero.
+        for name in ["saliency_head.weight", "saliency_head.bias"] {
+            let p = try #require(model.parameter(name))
+            for index in 0..<p.value.count {
+                let analytic = Double(p.gradient[flat: index]), original = p.value[flat: index], h: Float = 1e-2
+                p.value[flat: index] = original + h
+                let up = loss()
+                p.value[flat: index] = original - h
+                let down = loss()
+                p.value[flat: index] = original
+                let numeric = (up - down) / Double(2 * h)
+                #expect(abs(analytic - numeric) <= 0.01 * abs(numeric) + 1e-3, "\(name)[\(index)]: \(analytic) against \(numeric)")
+            }
+        }
+        let moved = try #require(model.parameter("saliency_head.weight")).gradient.values.map { abs($0) }.max() ?? 0
+        #expect(moved > 0.05, "the anchor barely moves the head: \(moved)")
+    }
+
     @Test func eyeTargetIsADistributionPeakingAtTheEyes() throws {
         let dataset = try GazeCaptureDataset(root: Self.dataset)
         let frame = try #require(try dataset.recording("00000").frames.first { $0.isValid })
@@ -258,6 +325,11 @@ import Testing
         #expect(abs(zoomed.values.reduce(0, +) - 1) < 1e-4)
         #expect(sharper.eyeMass(zoomed, frame, width: 480, height: 640) > SaliencyPretraining().eyeMass(target, frame, width: 480, height: 640))
         #expect(abs(Double(zoomed.values.min() ?? 0) - 0.02 / 961) < 1e-6)
+        // The mirrored frame's target is the target's columns reversed.
+        let flipped = try #require(SaliencyPretraining().target(frame, width: 480, height: 640, mirrored: true))
+        for r in 0..<31 {
+            for c in 0..<31 { #expect(abs(flipped[flat: r * 31 + c] - target[flat: r * 31 + 30 - c]) < 1e-6) }
+        }
     }
 
     @Test func initFromLoadsMatchingNamesAndReportsTheRest() throws {

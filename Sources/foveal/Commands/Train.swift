@@ -40,6 +40,8 @@ extension Foveal {
         @Option(help: "Saliency start: 'eyes' pretrains the saliency network on the eye boxes.") var pretrainSaliency: SaliencyStart?
         @Option(help: "Steps of saliency pretraining.") var pretrainSteps = 375
         @Option(help: "Share of the pretraining target's mass spread evenly over the map, in (0, 1): lower zooms harder into the eyes.") var pretrainFloor = 0.1
+        @Option(help: ArgumentHelp("While the saliency path trains, add the pretraining's eye-box loss with this weight, so the map stays on the eyes (0 = off).", valueName: "weight"))
+        var eyeAnchor: Float = 0
         @Option(help: "Load any tensors of this file whose names and shapes fit (e.g. ImageNet weights).") var initFrom: String?
         @Option(help: "Prefix for --init-from names ('saliency.' for a bare ResNet-18, 'task.' for AlexNet).") var initPrefix = ""
         @Option(help: "Random seed (initialisation, order, augmentation).") var seed: UInt64 = 1
@@ -73,6 +75,7 @@ extension Foveal {
             if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
             if let saliencyLr, !(saliencyLr >= 0 && saliencyLr.isFinite) { throw ValidationError("--saliency-lr must be 0 or more") }
             if !(pairLoss >= 0 && pairLoss.isFinite) { throw ValidationError("--pair-loss must be 0 or more") }
+            if !(eyeAnchor >= 0 && eyeAnchor.isFinite) { throw ValidationError("--eye-anchor must be 0 or more") }
             if !(presenceWeight > 0 && presenceWeight.isFinite) { throw ValidationError("--presence-weight must be a positive number") }
             if presenceFrom != nil && faceFrom != nil { throw ValidationError("give --presence-from or --face-from, not both") }
             if pairLoss > 0, batch % 2 == 1 { throw ValidationError("--pair-loss needs an even --batch (pairs fill batches)") }
@@ -116,6 +119,7 @@ extension Foveal {
                 options.blurEpochs = blurEpochs
                 options.pretrainSaliencySteps = pretrainSaliency == .eyes ? pretrainSteps : 0
                 options.pretrainFloor = pretrainFloor
+                options.eyeAnchorWeight = eyeAnchor
                 options.seed = seed
                 options.trainLimit = limit
                 options.validationLimit = validationLimit
