@@ -68,6 +68,8 @@ class TrainingForward(nn.Module):
             j = F.interpolate(F.adaptive_avg_pool2d(j, (blur_side, blur_side)), size=(net.task_size, net.task_size),
                               mode="bilinear", align_corners=False)
         out = {"gaze_cm": net.head(j)}
+        if net.use_sampler and self.train_saliency:
+            out["saliency"] = s  # for the eye anchor
         if net.presence is not None:
             out["presence_logit"] = net.presence(net.penultimate(j)).squeeze(1)
         return out
@@ -139,9 +141,12 @@ def losses(out, labels, valid, presence_weight, world=1, global_valid=None, glob
 
 
 def train_step(model, optimizer, pixels, labels, valid=None, *, rate, saliency_rate, clip=10.0, blur_side=None,
-               presence_weight=1.0, world=1, global_valid=None, global_count=None, autocast=None):
+               presence_weight=1.0, world=1, global_valid=None, global_count=None, autocast=None,
+               eye_targets=None, eye_mask=None, eye_anchor=0.0, global_anchored=None):
     """One step of `foveal train`: forward, loss, backward, clip, optimizer step. `model` is a
-    TrainingForward, or DistributedDataParallel around one. Returns (mse, bce, gradient norm)."""
+    TrainingForward, or DistributedDataParallel around one. With `eye_anchor` > 0 and the saliency
+    path trained, the eye anchor (`anchor_loss` on `eye_targets` where `eye_mask`) is added with
+    that weight. Returns (mse, bce, gradient norm)."""
     valid = torch.ones(len(labels), dtype=torch.bool, device=labels.device) if valid is None else valid
     for group in optimizer.param_groups:
         group["lr"] = saliency_rate if group.get("name") == "saliency" else rate
@@ -154,6 +159,8 @@ def train_step(model, optimizer, pixels, labels, valid=None, *, rate, saliency_r
     else:
         out = model(image, blur_side)
     loss, mse, bce = losses(out, labels, valid, presence_weight, world, global_valid, global_count)
+    if eye_anchor > 0 and eye_targets is not None and "saliency" in out:
+        loss = loss + eye_anchor * anchor_loss(out["saliency"], eye_targets, eye_mask, global_anchored) * world
     if not torch.isfinite(loss):
         raise FloatingPointError(f"the loss became {float(loss)}: training diverged (lower --lr, or check the data)")
     loss.backward()
@@ -176,6 +183,15 @@ def eye_target(eyes, width, height, grid=31, sigma=1.2, floor=0.1):
 
 def pretraining_loss(forward, image, targets):
     """Mean KL(target || map) over the batch."""
-    s = forward.saliency_map(image).flatten(1)
-    t = targets.flatten(1)
-    return (t * (t.clamp(min=1e-30).log() - s.clamp(min=1e-30).log())).sum(1).mean()
+    return anchor_loss(forward.saliency_map(image), targets)
+
+
+def anchor_loss(saliency, targets, mask=None, global_anchored=None):
+    """Mean KL(target || map) over the frames `mask` marks (None: all), divided by
+    `global_anchored` when given (the count over every process): Foveal's
+    SaliencyPretraining.divergence, the pretraining's loss and the eye anchor's."""
+    s, t = saliency.flatten(1).float(), targets.flatten(1).float()
+    if mask is not None:
+        s, t = s[mask], t[mask]
+    count = global_anchored if global_anchored is not None else torch.tensor(float(len(t)))
+    return (t * (t.clamp(min=1e-30).log() - s.clamp(min=1e-30).log())).sum() / count.clamp(min=1)

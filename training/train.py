@@ -76,6 +76,8 @@ def parse(argv=None):
     p.add_argument("--blur-epochs", type=int, default=0, help="epochs of the paper's blur warm-up (section 3.3)")
     p.add_argument("--pretrain-steps", type=int, default=0, help="steps of eye-box saliency pretraining")
     p.add_argument("--pretrain-lr", type=float, default=1e-3)
+    p.add_argument("--eye-anchor", type=float, default=0.0,
+                   help="while the saliency path trains, add the pretraining's eye-box loss with this weight (0 = off)")
     p.add_argument("--pretrain-floor", type=float, default=0.1,
                    help="share of the pretraining target spread evenly over the map; lower zooms harder into the eyes")
     p.add_argument("--mirror", action="store_true")
@@ -102,7 +104,7 @@ def parse(argv=None):
         v = getattr(a, name)
         if v is not None and v < minimum:
             p.error(f"--{name.replace('_', '-')} must be at least {minimum}")
-    for name in ("lr", "presence_weight", "weight_decay", "clip", "pretrain_lr"):
+    for name in ("lr", "presence_weight", "weight_decay", "clip", "pretrain_lr", "eye_anchor"):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
             p.error(f"--{name.replace('_', '-')} must be a finite number >= 0")
@@ -321,11 +323,14 @@ def main(argv=None):
             pixels = frames_on_device(item, world.device)
             labels = item["labels"].to(world.device)
             valid = item["valid"].to(world.device)
-            counts = world.sum(torch.tensor([float(valid.sum()), float(len(valid))], device=world.device))
+            targets, mask = eye_anchor_targets(item, train, pixels, a) if a.eye_anchor > 0 and saliency_lr > 0 else (None, None)
+            counts = world.sum(torch.tensor([float(valid.sum()), float(len(valid)), float(mask.sum()) if mask is not None else 0.0],
+                                            device=world.device))
             mse, bce, norm = recipe.train_step(model, optimizer, pixels, labels, valid, rate=rate, saliency_rate=sal_rate,
                                                clip=a.clip, blur_side=blur, presence_weight=a.presence_weight,
                                                world=world.size, global_valid=counts[0], global_count=counts[1],
-                                               autocast=autocast)
+                                               autocast=autocast, eye_targets=targets, eye_mask=mask,
+                                               eye_anchor=a.eye_anchor, global_anchored=counts[2])
             # Each process's terms are its share of the global means: their sum is the batch's.
             mse, bce = world.sum(torch.tensor([mse, bce], dtype=torch.float64, device=world.device)).tolist()
             step += 1
@@ -348,6 +353,19 @@ def main(argv=None):
         save(epoch, math.nan, force_best=True)
     world.barrier()
     world.close()
+
+
+def eye_anchor_targets(item, frames, pixels, a):
+    """The eye anchor's target maps for the batch's frames as they were augmented (mirrored where
+    flipped), and which frames have one (both eyes annotated)."""
+    h, w = pixels.shape[1:3]
+    maps, mask = [], []
+    for i, flip in zip(item["indices"], item["flip"].tolist()):
+        eyes = frames[i].eyes
+        target = recipe.eye_target(eyes, w, h, floor=a.pretrain_floor) if eyes else torch.zeros(31, 31)  # eye_target's grid
+        maps.append(target.flip(-1) if flip else target)
+        mask.append(eyes is not None)
+    return torch.stack(maps).to(pixels.device), torch.tensor(mask, device=pixels.device)
 
 
 def frames_on_device(item, device):

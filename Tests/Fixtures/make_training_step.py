@@ -18,7 +18,8 @@ import foveal_model  # noqa: E402
 # loss, the clipped gradients, the weights and the BatchNorm running statistics. Case "e2e" trains
 # the saliency path at its own rate; case "blur" freezes it and blurs (the warm-up); case
 # "presence" trains the presence head with the network (the second frame marked invalid: no gaze
-# error, a negative for the head's cross-entropy, weighted 0.5). The clip is below the gradient
+# error, a negative for the head's cross-entropy, weighted 0.5); case "anchor" trains the saliency
+# path with the eye anchor (`--eye-anchor`) on two of the frames. The clip is below the gradient
 # norm, so clipping is exercised.
 import recipe  # noqa: E402
 
@@ -34,7 +35,11 @@ step_pixels = torch.stack(frames).round().clamp(0, 255).to(torch.uint8)
 step_labels = torch.tensor([[3.0, -4.0], [-6.5, 2.0], [1.0, -12.0]])
 step_valid = torch.tensor([True, False, True])
 cases = {"e2e": dict(saliency_lr=2e-4, blur=None), "blur": dict(saliency_lr=0.0, blur=40),
-         "presence": dict(saliency_lr=0.0, blur=None, presence_weight=0.5)}
+         "presence": dict(saliency_lr=0.0, blur=None, presence_weight=0.5),
+         "anchor": dict(saliency_lr=2e-4, blur=None, eye_anchor=20.0)}
+# Case "anchor": the eye anchor on frames 0 and 2, at their blobs' centres (frame 1 has no eyes).
+eye_targets = torch.stack([recipe.eye_target([(30 + 15 * k, 30 + 5 * k), (50 + 15 * k, 30 + 5 * k)], 96, 72) for k in range(3)])
+eye_mask = torch.tensor([True, False, True])
 for case, settings in cases.items():
     torch.manual_seed(31)
     joint = "presence_weight" in settings
@@ -50,7 +55,8 @@ for case, settings in cases.items():
     optimizer = recipe.make_optimizer(net, "adam", 1e-3, settings["saliency_lr"], 0.0)
     mse, bce, norm = recipe.train_step(forward, optimizer, step_pixels, step_labels, step_valid if joint else None, rate=1e-3,
                                        saliency_rate=settings["saliency_lr"], clip=1.0, blur_side=settings["blur"],
-                                       presence_weight=settings.get("presence_weight", 1.0))
+                                       presence_weight=settings.get("presence_weight", 1.0),
+                                       eye_targets=eye_targets, eye_mask=eye_mask, eye_anchor=settings.get("eye_anchor", 0.0))
     after = {"after." + k: v.clone().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
     grads = {"grad." + k: p.grad.contiguous() for k, p in net.named_parameters() if p.grad is not None}
     meta = {"config": foveal_model.config_json(config), "lr": "1e-3", "saliency_lr": str(settings["saliency_lr"]),
@@ -59,6 +65,9 @@ for case, settings in cases.items():
     if joint:
         meta["presence_weight"] = str(settings["presence_weight"])
         extra = {"valid": step_valid.float(), "presence_bce": torch.tensor([bce])}
+    if "eye_anchor" in settings:
+        meta["eye_anchor"] = str(settings["eye_anchor"])
+        extra = {"eye_targets": eye_targets.contiguous(), "eye_mask": eye_mask.float()}
     save_file({**before, **after, **grads, **extra, "pixels": step_pixels.float().contiguous(), "labels": step_labels,
                "loss": torch.tensor([mse])}, os.path.join(here, "model", f"trainstep_{case}.safetensors"), metadata=meta)
     print(f"training step {case}: loss {mse:.4f}, gradient norm {norm:.3f} (clipped to 1)")
