@@ -39,8 +39,8 @@ public final class Trainer {
         public var pretrainFloor = 0.1
         /// Weight of the eye anchor: while the saliency path trains, the pretraining's loss
         /// (KL(eye-box target || map), `SaliencyPretraining`, with `pretrainFloor`) over the
-        /// batch's valid frames is added with this weight, so that the gaze error cannot pull
-        /// the map off the eyes, which `ShippedModelAtADesk` checks (0: off).
+        /// batch's frames with both eyes annotated is added with this weight, so that the gaze
+        /// error cannot pull the map off the eyes, which `ShippedModelAtADesk` checks (0: off).
         public var eyeAnchorWeight: Float = 0
         /// At most this many training frames (nil: all).
         public var trainLimit: Int?
