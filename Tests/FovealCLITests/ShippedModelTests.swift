@@ -41,7 +41,7 @@ import Testing
     /// Nobody there and eyes closed are told apart: every frame of the absence is `no face`, and a
     /// blink is `eyes closed`. (Of the recording's two closed-eye frames, the model reads the
     /// second right and takes the first for nobody there; on seed 9001's test split it reads 98%
-    /// of closed-eye frames and 41% of those without a face right, see README.)
+    /// of closed-eye frames and 44% of those without a face right, see README.)
     @Test func nobodyThereIsToldFromClosedEyes() throws {
         let face = try valid("appleFace.json"), eyes = try valid("appleLeftEye.json")
         let away = face.indices.filter { !face[$0] }, closed = face.indices.filter { face[$0] && !eyes[$0] }
