@@ -82,6 +82,9 @@ def read_recording(folder, families):
     orientations = _load_json(folder, "screen.json").get("Orientation", ())
     if len(orientations) != count:
         raise DatasetError(f"{folder}/screen.json: Orientation has {len(orientations)} entries, frames.json {count}")
+    for i, o in enumerate(orientations):
+        if isinstance(o, bool) or not isinstance(o, int):
+            raise DatasetError(f"{folder}/screen.json: Orientation[{i}] is {o!r}, not a whole number")
     family = family_of(device, families)
     face, left, right = boxes["appleFace"], boxes["appleLeftEye"], boxes["appleRightEye"]
     frames = []
@@ -95,7 +98,7 @@ def read_recording(folder, families):
             # Eye boxes are relative to the face box, as in GazeCapture.
             eyes = tuple((face["X"][i] + e["X"][i] + e["W"][i] / 2, face["Y"][i] + e["Y"][i] + e["H"][i] / 2) for e in (left, right))
         frames.append(Frame(os.path.join(folder, "frames", name), float(x), float(y), family, os.path.basename(folder), valid, eyes,
-                            orientations[i] if isinstance(orientations[i], int) else 0))
+                            orientations[i]))
     return split, frames
 
 
