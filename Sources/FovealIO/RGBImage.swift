@@ -56,52 +56,61 @@ extension RGBImage {
     /// Reads a PNG or JPEG file (told apart by its first bytes, not its name); grey and RGBA
     /// images are converted to RGB.
     public init(contentsOf path: String) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw FileFormatError(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        try self.init(encoded: data, path: path)
+        try self.init(encoded: try Self.mapped(path), path: path)
     }
 
     /// The size a PNG or JPEG file's header declares, without decoding its pixels: what a batch
     /// loader groups frames by before it reads them.
     public static func size(ofFileAt path: String) throws -> (width: Int, height: Int) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw FileFormatError(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        return try size(encoded: data, path: path)
+        try size(encoded: try mapped(path), path: path)
     }
 
     /// The size PNG or JPEG bytes declare; `path` only names the source in errors.
     public static func size(encoded data: Data, path: String) throws -> (width: Int, height: Int) {
-        let bytes = [UInt8](data.prefix(24))
-        if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+        switch try Encoding(of: data, path: path) {
+        case .png:
             // The IHDR chunk comes first: its width and height are big-endian at bytes 16 and 20.
+            let bytes = [UInt8](data.prefix(24))
             guard bytes.count == 24, bytes[12..<16].elementsEqual("IHDR".utf8) else { throw FileFormatError(path, "corrupt PNG: no IHDR header") }
             let word = { (at: Int) in bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
             let (width, height) = (word(16), word(20))
             guard (1...(1 << 28)).contains(width), (1...(1 << 28)).contains(height), width * height <= 1 << 28 else { throw FileFormatError(path, "corrupt PNG: its header gives \(width)x\(height) pixels") }
             return (width, height)
-        } else if bytes.starts(with: [0xff, 0xd8]) {
+        case .jpeg:
             return try data.withUnsafeBytes { try JPEGDecoder(path: path).size($0) }
         }
-        throw FileFormatError(path, data.isEmpty ? "empty file, not an image" : "not a PNG or JPEG image")
     }
 
     /// Decodes PNG or JPEG bytes; `path` only names the source in errors.
     public init(encoded data: Data, path: String) throws {
-        let magic = [UInt8](data.prefix(8))
-        if magic.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
-            self = try Self.decodePNG(data, path: path)
-        } else if magic.starts(with: [0xff, 0xd8]) {
-            self = try Self.decodeJPEG(data, path: path)
-        } else {
-            throw FileFormatError(path, data.isEmpty ? "empty file, not an image" : "not a PNG or JPEG image")
+        switch try Encoding(of: data, path: path) {
+        case .png: self = try Self.decodePNG(data, path: path)
+        case .jpeg: self = try Self.decodeJPEG(data, path: path)
+        }
+    }
+
+    /// Which of the two formats some bytes hold, by their first bytes.
+    private enum Encoding {
+        case png, jpeg
+
+        init(of data: Data, path: String) throws {
+            let magic = [UInt8](data.prefix(4))
+            if magic.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+                self = .png
+            } else if magic.starts(with: [0xff, 0xd8]) {
+                self = .jpeg
+            } else {
+                throw FileFormatError(path, data.isEmpty ? "empty file, not an image" : "not a PNG or JPEG image")
+            }
+        }
+    }
+
+    /// A file's bytes, mapped rather than copied.
+    private static func mapped(_ path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw FileFormatError(path, "cannot read: \((error as NSError).localizedDescription)")
         }
     }
 
