@@ -252,6 +252,9 @@ public final class LoopingSource: FrameSource {
     private var current: FrameSource
     private var offset = 0, lastIndex = -1
     public private(set) var loops = 0
+    /// Frames the passes before the current one dropped.
+    private var droppedBefore = 0
+    public var dropped: Int { droppedBefore + current.dropped }
     public var framesPerSecond: Double? { current.framesPerSecond }
     public var description: String { current.description + " (looping)" }
 
@@ -270,6 +273,7 @@ public final class LoopingSource: FrameSource {
         }
         // An empty source would loop forever without a frame: end instead.
         guard lastIndex >= offset else { return nil }
+        droppedBefore += current.dropped
         current.close()
         current = try open()
         loops += 1

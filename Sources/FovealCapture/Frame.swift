@@ -33,6 +33,13 @@ public protocol FrameSource: AnyObject {
     var description: String { get }
     /// Releases the device or file.
     func close()
+    /// Frames skipped so that the newest could be delivered (a camera's older buffers, a paced
+    /// file's frames that fell due while the caller was busy).
+    var dropped: Int { get }
+}
+
+extension FrameSource {
+    public var dropped: Int { 0 }
 }
 
 /// Why frames cannot be had: one line naming the device or file.

@@ -175,7 +175,7 @@ public final class Tracker {
         }
         summary.seconds = MonotonicClock.now() - start
         if let saliencyReuse { (summary.saliencyReused, summary.saliencyComputed) = (saliencyReuse.reused, saliencyReuse.computed) }
-        summary.dropped = (source as? V4L2Camera)?.dropped ?? (source as? PacedSource)?.dropped ?? 0
+        summary.dropped = source.dropped
         latencies.sort()
         if !latencies.isEmpty {
             summary.latencyP50Ms = latencies[(latencies.count - 1) / 2]

@@ -292,4 +292,24 @@ import Testing
         #expect(seen == seen.sorted() && Set(seen).count == seen.count)
         #expect(paced.dropped > 0 && seen.count + paced.dropped <= 40)
     }
+
+    /// `serve --source FILE --loop` replays a paced file pass after pass: the frames each pass
+    /// dropped are reported, not only the current pass's (they were once not reported at all).
+    @Test func aLoopingReplayCountsTheFramesEveryPassDropped() throws {
+        var passes: [PacedSource] = []
+        let looping = try LoopingSource {
+            let paced = PacedSource(Counter(), framesPerSecond: 200)
+            passes.append(paced)
+            return paced
+        }
+        let source: FrameSource = looping
+        var delivered = 0
+        while passes.count < 3, let _ = try source.next() {
+            delivered += 1
+            usleep(12_000)
+        }
+        let earlier = passes.dropLast().map(\.dropped)
+        #expect(earlier.count == 2 && earlier.allSatisfy { $0 > 0 })
+        #expect(source.dropped == passes.map(\.dropped).reduce(0, +))
+    }
 }
