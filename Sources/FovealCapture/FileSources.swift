@@ -27,6 +27,12 @@ public final class ImageFolderSource: FrameSource {
         description = "\(pattern) (\(paths.count) images)"
     }
 
+    public func skip() throws -> Bool {
+        guard position < paths.count else { return false }
+        position += 1
+        return true
+    }
+
     public func next() throws -> Frame? {
         guard position < paths.count else { return nil }
         defer { position += 1 }
@@ -60,6 +66,12 @@ public final class RecordingSource: FrameSource {
             throw CaptureError(.badFile, p.path, p.problem)
         }
         self.framesPerSecond = framesPerSecond
+    }
+
+    public func skip() throws -> Bool {
+        guard position < frames.count else { return false }
+        position += 1
+        return true
     }
 
     public func next() throws -> Frame? {
@@ -206,39 +218,41 @@ final class MemoryStream: ByteStream {
 /// by now, skipping (and counting) the frames whose time has passed, as a live camera would.
 public final class PacedSource: FrameSource {
     public let inner: FrameSource
-    public let framesPerSecond: Double?
+    public var framesPerSecond: Double? { rate }
     public private(set) var dropped = 0
-    public var description: String { inner.description + String(format: " played at %g fps", framesPerSecond ?? 0) }
+    public var description: String { inner.description + String(format: " played at %g fps", rate) }
+    private let rate: Double
     private var start: Double?
     private var delivered = -1
 
+    /// `framesPerSecond` is a positive rate (the command line's `--fps` allows 0.1-1000).
     public init(_ inner: FrameSource, framesPerSecond: Double) {
         self.inner = inner
-        self.framesPerSecond = framesPerSecond
+        rate = framesPerSecond
     }
 
     public func next() throws -> Frame? {
-        let fps = framesPerSecond!
         let now = MonotonicClock.now()
-        if start == nil { start = now }
+        let start = self.start ?? now
+        self.start = start
+        func dueBy(_ time: Double) -> Int { Int(((time - start) * rate).rounded(.down)) }
         // The frame due now, but never one already delivered.
-        var due = max(delivered + 1, Int(((now - start!) * fps).rounded(.down)))
-        let dueTime = start! + Double(due) / fps
+        var due = max(delivered + 1, dueBy(now))
+        let dueTime = start + Double(due) / rate
         if dueTime - now > Engine.wakeLeadSeconds {
             usleep(useconds_t((dueTime - Engine.wakeLeadSeconds - now) * 1e6))
             Engine.wakeWorkers()
         }
         let left = dueTime - MonotonicClock.now()
         if left > 0 { usleep(useconds_t(left * 1e6)) }
-        due = max(due, Int(((MonotonicClock.now() - start!) * fps).rounded(.down)))
-        var frame: Frame?
-        for _ in (delivered + 1)...due {
-            guard let f = try inner.next() else { return nil }
-            frame = f
+        due = max(due, dueBy(MonotonicClock.now()))
+        for _ in (delivered + 1)..<due {
+            guard try inner.skip() else { return nil }
         }
+        guard var frame = try inner.next() else { return nil }
         dropped += due - delivered - 1
         delivered = due
-        frame?.timestamp = start! + Double(due) / fps
+        frame.timestamp = start + Double(due) / rate
         return frame
     }
 

@@ -36,10 +36,15 @@ public protocol FrameSource: AnyObject {
     /// Frames skipped so that the newest could be delivered (a camera's older buffers, a paced
     /// file's frames that fell due while the caller was busy).
     var dropped: Int { get }
+    /// Passes over the next frame, without decoding it where the source can tell where it ends;
+    /// false at the end of a finite source. A paced replay skips the frames it drops, as a camera
+    /// never decodes the buffers it drops.
+    func skip() throws -> Bool
 }
 
 extension FrameSource {
     public var dropped: Int { 0 }
+    public func skip() throws -> Bool { try next() != nil }
 }
 
 /// Why frames cannot be had: one line naming the device or file.

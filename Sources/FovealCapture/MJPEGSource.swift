@@ -49,6 +49,13 @@ public final class MJPEGSource: FrameSource {
         return Frame(image: image, timestamp: MonotonicClock.now(), index: position)
     }
 
+    public func skip() throws -> Bool {
+        guard offset < data.endIndex else { return false }
+        offset = try Self.frameEnd(data, from: offset, frame: position, path: path)
+        position += 1
+        return true
+    }
+
     public func close() {}
 
     /// Where the JPEG starting at `start` ends (just past its EOI marker), by its segments:

@@ -134,6 +134,11 @@ import Testing
         let mean = zip(frames[0].pixels, Self.image(0).pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +) / frames[0].pixels.count
         #expect(mean < 4)
         #expect(source.description.hasSuffix("(Motion-JPEG, 48x32)"))
+        // Skipping walks the same markers: the frame after a skipped one is the next one.
+        let skipping = try MJPEGSource(try write([jpegs[0], tricky, stripped], name: "skip.mjpeg"))
+        #expect(try skipping.skip() && skipping.skip())
+        #expect(try skipping.next()?.image == expected[2])
+        #expect(try skipping.next() == nil && !skipping.skip())
     }
 
     /// 720p and up is decoded in two bands of rows at once (`JPEGDecoder.banded`): the same
@@ -291,6 +296,37 @@ import Testing
         }
         #expect(seen == seen.sorted() && Set(seen).count == seen.count)
         #expect(paced.dropped > 0 && seen.count + paced.dropped <= 40)
+    }
+
+    /// A source that can pass over a frame without decoding it (`skip`) has only the frames
+    /// delivered decoded: the dropped ones cost a live replay nothing, as at a camera.
+    @Test func pacedSourceDecodesOnlyTheFramesItDelivers() throws {
+        final class Skippable: FrameSource {
+            var n = 0, decoded = 0
+            var framesPerSecond: Double? { nil }
+            var description: String { "skippable" }
+            func next() throws -> Frame? {
+                guard try skip() else { return nil }
+                decoded += 1
+                return Frame(image: RGBImage(width: 1, height: 1), timestamp: 0, index: n - 1)
+            }
+            func skip() throws -> Bool {
+                guard n < 40 else { return false }
+                n += 1
+                return true
+            }
+            func close() {}
+        }
+        let inner = Skippable()
+        let paced = PacedSource(inner, framesPerSecond: 200)
+        var seen: [Int] = []
+        while let f = try paced.next() {
+            seen.append(f.index)
+            usleep(12_000)
+        }
+        #expect(paced.dropped > 0)
+        #expect(inner.decoded == seen.count)
+        #expect(seen == seen.sorted() && seen.count + paced.dropped <= 40)
     }
 
     /// `serve --source FILE --loop` replays a paced file pass after pass: the frames each pass
