@@ -66,8 +66,8 @@ public final class BatchLoader: @unchecked Sendable {
         var bySize: [String: [Int]] = [:]
         for (i, size) in sizeKeys.enumerated() { bySize[size, default: []].append(i) }
         var batches: [[Int]] = []
-        for key in bySize.keys.sorted() {
-            var indices = bySize[key]!
+        for (_, group) in bySize.sorted(by: { $0.key < $1.key }) {
+            var indices = group
             indices.shuffle(using: &rng)
             if pairs { indices = pairedOrder(indices, rng: &rng) }
             batches += stride(from: 0, to: indices.count, by: batchSize).map { Array(indices[$0..<min(indices.count, $0 + batchSize)]) }
@@ -82,8 +82,7 @@ public final class BatchLoader: @unchecked Sendable {
         var byRecording: [String: [Int]] = [:]
         for i in shuffled { byRecording[frames[i].recordingID, default: []].append(i) }
         var units: [[Int]] = [], singles: [Int] = []
-        for key in byRecording.keys.sorted() {
-            let members = byRecording[key]!
+        for (_, members) in byRecording.sorted(by: { $0.key < $1.key }) {
             for k in stride(from: 0, to: members.count - 1, by: 2) { units.append([members[k], members[k + 1]]) }
             if members.count % 2 == 1 { singles.append(members[members.count - 1]) }
         }
