@@ -24,6 +24,10 @@ public enum SyntheticDataset {
         /// (`Setup.defaultFrameSize`). A phone's focal length scales with the width, so the
         /// field of view stays GazeCapture's front camera's; a webcam's follows the diagonal.
         public var frameSize: (width: Int, height: Int)?
+        /// Puts every recording in this split ("train", "val" or "test"): a held-out seed rendered
+        /// to be evaluated whole. nil: GazeCapture's mix (see `plan`). Only the metadata changes:
+        /// recording i shows the same subject and frames either way.
+        public var split: String?
 
         public init() {}
     }
@@ -70,11 +74,12 @@ public enum SyntheticDataset {
         // The first recording of each setup is a test one and the second a validation one, so
         // that every split has every family; the rest are 75% train, 15% test, 10% validation.
         let u = rng.uniformDouble(0, 1)
-        let split = switch options.setups.occurrence(ofRecording: index) {
+        let mixed = switch options.setups.occurrence(ofRecording: index) {
         case 0: "test"
         case 1: "val"
         default: u < 0.15 ? "test" : u < 0.25 ? "val" : "train"
         }
+        let split = options.split ?? mixed
         let frameSize = options.frameSize ?? setup.defaultFrameSize
         let (long, short) = (max(frameSize.width, frameSize.height), min(frameSize.width, frameSize.height))
         return setup.isHandHeld

@@ -147,6 +147,22 @@ import Testing
         #expect((0..<10).map(SetupMix.handHeld.setup(forRecording:)) == [.phone, .phone, .tablet, .phone, .phone, .phone, .phone, .tablet, .phone, .phone])
     }
 
+    /// `synth --split test`: a held-out seed whose every recording is a test one, showing the
+    /// same subjects and frames as the mixed rendering of that seed.
+    @Test func aSplitForEveryRecordingChangesOnlyTheSplit() throws {
+        var o = options
+        (o.setups, o.recordings) = (try SetupMix(parsing: "phone,tablet,laptop,desktop"), 16)
+        var held = o
+        held.split = "test"
+        for i in 0..<16 {
+            let (mixed, test) = (SyntheticDataset.plan(i, o), SyntheticDataset.plan(i, held))
+            #expect(test.split == "test")
+            #expect(test.device.name == mixed.device.name && test.orientation == mixed.orientation)
+            #expect(test.frames.map(\.seed) == mixed.frames.map(\.seed) && test.frames.map(\.dot.camera) == mixed.frames.map(\.dot.camera))
+        }
+        #expect(Set((0..<16).map { SyntheticDataset.plan($0, o).split }).count > 1)
+    }
+
     @Test(arguments: ["", "phone,phone", "laptop=0", "desktop=101", "laptop=x", "car"])
     func aBadSetupListIsRefused(_ text: String) {
         #expect(throws: SetupMixError.self) { try SetupMix(parsing: text) }

@@ -45,6 +45,12 @@ extension Foveal {
         @Option(help: "Landscape frame size WIDTHxHEIGHT (portrait frames are turned; default 640x480 for phones and tablets, 1280x720 at a desk).")
         var frameSize: String?
 
+        /// The split every recording goes to (`--split`).
+        enum Split: String, ExpressibleByArgument, CaseIterable { case train, val, test }
+
+        @Option(help: "Put every recording in this split, e.g. test for a held-out seed evaluated whole (default: GazeCapture's mix, 75% train, 10% val, 15% test, the same subjects and frames either way).")
+        var split: Split?
+
         func validate() throws {
             guard (1...100_000).contains(recordings), (1...1000).contains(dots), (1...1000).contains(framesPerDot) else {
                 throw ValidationError("--recordings must be 1-100000, --dots and --frames-per-dot 1-1000")
@@ -66,6 +72,7 @@ extension Foveal {
                 options.framesPerDot = framesPerDot
                 options.setups = try SetupMix(parsing: setup)
                 options.frameSize = frameSize.flatMap(parseSize)
+                options.split = split?.rawValue
                 let bar = ProgressBar(label: "synth")
                 let summary = try SyntheticDataset.write(options, to: out) { done, total in
                     bar.update(done: done, total: total)
