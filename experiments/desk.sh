@@ -93,11 +93,10 @@ if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi
 
-split=test
-timed $foveal eval --dataset "$work/test" --split $split --baseline own-family-mean --json > "$work/constant-$split.json"
-timed $foveal eval --dataset "$work/test" --split $split --weights "$work/ss/best.safetensors" --json > "$work/ss-$split.json"
-timed $foveal eval --dataset "$work/test" --split $split --weights "$work/ss/best.safetensors" --calibrate 13 --json > "$work/ss-calibrated-$split.json"
+timed $foveal eval --dataset "$work/test" --split test --baseline own-family-mean --json > "$work/constant-test.json"
+timed $foveal eval --dataset "$work/test" --split test --weights "$work/ss/best.safetensors" --json > "$work/ss-test.json"
+timed $foveal eval --dataset "$work/test" --split test --weights "$work/ss/best.safetensors" --calibrate 13 --json > "$work/ss-calibrated-test.json"
 if [ -f "$work/an/best.safetensors" ]; then
-  timed $foveal eval --dataset "$work/test" --split $split --weights "$work/an/best.safetensors" --json > "$work/an-$split.json"
+  timed $foveal eval --dataset "$work/test" --split test --weights "$work/an/best.safetensors" --json > "$work/an-test.json"
 fi
 python3 experiments/desk_table.py "$work"
