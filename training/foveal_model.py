@@ -11,6 +11,12 @@ Added: the face-in-view head, `face_in_view` = nn.Linear(1, 1) on the saliency m
 closed, which tells a blink from nobody there (the map, trained onto the eyes, spreads out when there
 are none). A configuration with "face_in_view": true has it; it needs the sampler. Foveal fits it
 after training (`foveal train --face-from`); the recipe never trains it.
+
+Added: "mirror_average": true in a configuration averages, in eval mode, each frame's gaze (x
+negated back) and penultimate features with those of the frame mirrored left-right. Foveal gets the
+same numbers without mirroring the frame (Sources/FovealModel/MirrorAverage.swift); here the frame
+is simply flipped, which is the definition. The saliency map, grid, presence and face-in-view
+probabilities stay the frame's own.
 """
 import importlib.util
 import json
@@ -40,8 +46,9 @@ class FovealGazeNet(R.GazeNet):
     """The reference GazeNet, with the presence and face-in-view heads when their flags are set."""
 
     def __init__(self, task_size=227, saliency_size=227, depth=10, width=64, alex_widths=(64, 192, 384, 256, 256),
-                 hidden=4096, range_cm=30.0, use_sampler=True, presence=False, face_in_view=False):
+                 hidden=4096, range_cm=30.0, use_sampler=True, presence=False, face_in_view=False, mirror_average=False):
         super().__init__(task_size, saliency_size, depth, width, alex_widths, hidden, range_cm, use_sampler)
+        self.mirror_average = mirror_average
         self.presence = nn.Linear(hidden, 1) if presence else None
         self.face_in_view = nn.Linear(1, 1) if face_in_view else None
 
@@ -50,14 +57,21 @@ class FovealGazeNet(R.GazeNet):
         """A model from a weight file's configuration dict (the __metadata__["config"] JSON)."""
         return cls(config["task_size"], config["saliency_size"], config["depth"], config["saliency_width"],
                    tuple(config["alex_widths"]), config["hidden"], config["range_cm"], config["sampler"],
-                   config.get("presence", False), config.get("face_in_view", False))
+                   config.get("presence", False), config.get("face_in_view", False), config.get("mirror_average", False))
 
     def forward(self, image):
+        out = self._single(image)
+        if self.mirror_average and not self.training:
+            m = self._single(image.flip(3))
+            out["gaze_cm"] = (out["gaze_cm"] + m["gaze_cm"] * torch.tensor([-1.0, 1.0], device=image.device)) / 2
+        if self.face_in_view is not None:
+            out["face_in_view"] = torch.sigmoid(self.face_in_view(saliency_entropy(out["saliency"])[:, None])).squeeze(1)
+        return out
+
+    def _single(self, image):
         out = super().forward(image)
         if self.presence is not None:
             out["presence"] = torch.sigmoid(self.presence(self.penultimate(out["resampled"]))).squeeze(1)
-        if self.face_in_view is not None:
-            out["face_in_view"] = torch.sigmoid(self.face_in_view(saliency_entropy(out["saliency"])[:, None])).squeeze(1)
         return out
 
     def penultimate(self, j):
@@ -73,9 +87,9 @@ def saliency_entropy(s):
 
 
 def config_json(config):
-    """The configuration as Foveal writes it: `presence` and `face_in_view` only when true."""
+    """The configuration as Foveal writes it: `presence`, `face_in_view` and `mirror_average` only when true."""
     c = dict(config)
-    for flag in ("presence", "face_in_view"):
+    for flag in ("presence", "face_in_view", "mirror_average"):
         if not c.get(flag):
             c.pop(flag, None)
     return json.dumps(c)

@@ -13,7 +13,7 @@ import FovealTensor
 /// Parameter names equal the PyTorch reference's `state_dict` (`saliency.*`, `saliency_head.*`,
 /// `task.*`), so weights trained there load here unchanged.
 public struct GazeNet: Sendable {
-    public let config: ModelConfig
+    public private(set) var config: ModelConfig
     public var saliency: SaliencyNetwork?
     public var saliencyHead: Conv2dLayer?
     public let sampler = SaliencySampler()
@@ -155,19 +155,16 @@ public struct GazeNet: Sendable {
     public func callAsFunction(_ image: some GazeNetInput, reusing reuse: SaliencyReuse) -> Output {
         guard config.sampler, image.batchSize == 1 else { return self(image) }
         let low = image.areaAveraged(height: config.saliencySize, width: config.saliencySize)
-        let grid: Tensor, map: Tensor
+        let grids: SamplingGrids
         if let kept = reuse.reusable(for: low) {
-            (grid, map) = kept
+            grids = kept
         } else {
-            map = saliencyMap(lowResolution: low).map
-            grid = sampler.grid(map, outputHeight: config.taskSize, outputWidth: config.taskSize)
-            reuse.keep(low: low, map: map, grid: grid)
+            grids = samplingGrids(low: low)
+            reuse.keep(low: low, grids)
         }
-        let resampled = image.sampled(on: grid)
-        var unused = SplitMix64(seed: 0)  // inference draws nothing
-        let (z, features, _) = task.forward(resampled, dropout: nil, rng: &unused)
-        return Output(saliency: nil, grid: grid, resampled: resampled, gazeCm: centimetres(Elementwise.sigmoid(z)), features: features,
-                      presence: probability(presence, features), faceInView: faceInViewProbability(map))
+        var output = inference(image, on: grids)
+        output.saliency = nil
+        return output
     }
 
     /// (N) the face-in-view head on the saliency maps (N, 1, G, G); nil without the head.
@@ -191,7 +188,7 @@ public struct GazeNet: Sendable {
     }
 
     /// (N) sigmoid of a logistic head on the (N, hidden) features; nil without the head.
-    private func probability(_ head: LinearLayer?, _ features: Tensor) -> Tensor? {
+    func probability(_ head: LinearLayer?, _ features: Tensor) -> Tensor? {
         head.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
     }
 
@@ -203,11 +200,23 @@ public struct GazeNet: Sendable {
         return (output, cache)
     }
 
-    /// Inference: the model's answer for a batch of frames.
+    /// Inference: the model's answer for a batch of frames; with `config.mirrorAverage`, averaged
+    /// with the answer for their mirror images (MirrorAverage.swift).
     public func callAsFunction(_ image: some GazeNetInput) -> Output {
-        var unused = SplitMix64(seed: 0)  // inference draws nothing
-        return forward(image, training: nil, rng: &unused).0
+        guard config.mirrorAverage else {
+            var unused = SplitMix64(seed: 0)  // inference draws nothing
+            return forward(image, training: nil, rng: &unused).0
+        }
+        guard config.sampler else {
+            let j = uniformDownsample(image)
+            return inference(j, mirrored: Self.mirroredLeftRight(j), map: nil, grid: nil)
+        }
+        return inference(image, on: samplingGrids(low: image.areaAveraged(height: config.saliencySize, width: config.saliencySize)))
     }
+
+    /// Turns the average with mirror images on or off for this instance (its identity follows,
+    /// so a calibration fitted with one is never applied with the other).
+    public mutating func averageMirrorImages(_ on: Bool) { config.mirrorAverage = on }
 
     /// f_s: the softmax-normalised saliency map (N, 1, 31, 31) of the frame's low-resolution
     /// copy; with `training`, BatchNorm on the batch's statistics and the cache for

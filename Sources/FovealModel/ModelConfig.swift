@@ -27,15 +27,21 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// saliency map's entropy, the probability that a face is in view at all, its eyes open or
     /// closed. Needs the sampler. Absent from the JSON of models without one.
     public var faceInView: Bool
+    /// Inference averages each frame's answer with the answer for its mirror image (x negated
+    /// back): test-time augmentation, for models trained with mirrored frames. Twice the
+    /// network's work; the frame itself is never copied (MirrorAverage.swift). Absent from
+    /// the JSON of models without it.
+    public var mirrorAverage: Bool
 
     enum CodingKeys: String, CodingKey {
         case taskSize = "task_size", saliencySize = "saliency_size", depth
         case saliencyWidth = "saliency_width", alexWidths = "alex_widths", hidden
-        case rangeCm = "range_cm", sampler, presence, faceInView = "face_in_view"
+        case rangeCm = "range_cm", sampler, presence, faceInView = "face_in_view", mirrorAverage = "mirror_average"
     }
 
     public init(taskSize: Int, saliencySize: Int, depth: Int, saliencyWidth: Int, alexWidths: [Int],
-                hidden: Int, rangeCm: Double = 30, sampler: Bool = true, presence: Bool = false, faceInView: Bool = false) {
+                hidden: Int, rangeCm: Double = 30, sampler: Bool = true, presence: Bool = false, faceInView: Bool = false,
+                mirrorAverage: Bool = false) {
         self.taskSize = taskSize
         self.saliencySize = saliencySize
         self.depth = depth
@@ -46,6 +52,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.sampler = sampler
         self.presence = presence
         self.faceInView = faceInView
+        self.mirrorAverage = mirrorAverage
     }
 
     public init(from decoder: Decoder) throws {
@@ -60,6 +67,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         sampler = try c.decode(Bool.self, forKey: .sampler)
         presence = try c.decodeIfPresent(Bool.self, forKey: .presence) ?? false
         faceInView = try c.decodeIfPresent(Bool.self, forKey: .faceInView) ?? false
+        mirrorAverage = try c.decodeIfPresent(Bool.self, forKey: .mirrorAverage) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -74,6 +82,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try c.encode(sampler, forKey: .sampler)
         if presence { try c.encode(true, forKey: .presence) }
         if faceInView { try c.encode(true, forKey: .faceInView) }
+        if mirrorAverage { try c.encode(true, forKey: .mirrorAverage) }
     }
 
     /// The paper's model: 227x227 task and saliency inputs, ResNet-18 prefix of depth 10,

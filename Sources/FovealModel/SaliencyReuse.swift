@@ -16,7 +16,9 @@ public final class SaliencyReuse {
     public private(set) var reused = 0, computed = 0
 
     private var low: Tensor?
-    private var grid: Tensor?, map: Tensor?
+    /// The kept map and grids (the mirror image's too, for a model that averages with it: its
+    /// copy differs from its kept copy exactly as the frame's does).
+    private var grids: GazeNet.SamplingGrids?
     /// The kept map spread over the low-resolution copy's pixels, summing to 1.
     private var weights: [Float] = []
     private var sinceComputed = 0
@@ -28,19 +30,19 @@ public final class SaliencyReuse {
         (self.every, self.threshold) = (max(1, every), threshold)
     }
 
-    /// The kept grid and map, if `low` is close enough to the copy they were made from and the ceiling allows.
-    func reusable(for low: Tensor) -> (grid: Tensor, map: Tensor)? {
-        guard let grid, let map, let kept = self.low, sinceComputed + 1 < every, kept.shape == low.shape,
+    /// The kept grids and map, if `low` is close enough to the copy they were made from and the ceiling allows.
+    func reusable(for low: Tensor) -> GazeNet.SamplingGrids? {
+        guard let grids, let kept = self.low, sinceComputed + 1 < every, kept.shape == low.shape,
               Self.weightedDifference(kept, low, weights) < threshold else { return nil }
         sinceComputed += 1
         reused += 1
-        return (grid, map)
+        return grids
     }
 
-    /// Keeps a freshly computed grid with the copy and the (1, 1, g, g) saliency map it came from.
-    func keep(low: Tensor, map: Tensor, grid: Tensor) {
-        (self.low, self.grid, self.map, sinceComputed) = (low, grid, map, 0)
-        weights = Self.spread(map, height: low.shape[2], width: low.shape[3])
+    /// Keeps freshly computed grids with the copy they came from.
+    func keep(low: Tensor, _ grids: GazeNet.SamplingGrids) {
+        (self.low, self.grids, sinceComputed) = (low, grids, 0)
+        weights = Self.spread(grids.map, height: low.shape[2], width: low.shape[3])
         computed += 1
     }
 

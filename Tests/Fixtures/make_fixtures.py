@@ -165,3 +165,29 @@ save_file({"pixels": pixels.contiguous(), "gaze_cm": out["gaze_cm"].contiguous()
 print("presence model: gaze", out["gaze_cm"].tolist(), "presence", out["presence"].tolist(),
       "face in view", out["face_in_view"].tolist())
 
+
+# Mirror averaging (training/foveal_model.py, "mirror_average"): the presence model above with it
+# on, one 8-bit frame and the outputs: gaze averaged with the mirror image's, presence and face in view the frame's own.
+torch.manual_seed(22)
+mirror_config = dict(presence_config, mirror_average=True)
+net = foveal_model.FovealGazeNet.from_config(mirror_config).eval()
+for m in net.modules():
+    if isinstance(m, torch.nn.BatchNorm2d):
+        m.running_mean.uniform_(-0.1, 0.1); m.running_var.uniform_(0.5, 1.5)
+with torch.no_grad():
+    net.presence.weight.mul_(8)
+    net.face_in_view.weight.fill_(-4.0); net.face_in_view.bias.fill_(27.0)
+pixels = torch.randint(0, 256, (1, 3, 72, 128)).float() / 255
+with torch.no_grad():
+    out = net((pixels - mean) / std)
+    net.mirror_average = False
+    plain = net((pixels - mean) / std)
+prefix = os.path.join(here, "model", "mirror")
+save_file({k: v.contiguous() for k, v in net.state_dict().items()}, prefix + ".weights.safetensors",
+          metadata={"config": foveal_model.config_json(mirror_config)})
+Image.fromarray((pixels[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(prefix + ".png")
+save_file({"gaze_cm": out["gaze_cm"].contiguous(), "presence": out["presence"].contiguous(),
+           "face_in_view": out["face_in_view"].contiguous(), "plain_gaze_cm": plain["gaze_cm"].contiguous()},
+          prefix + ".io.safetensors")
+print("mirror model: gaze", out["gaze_cm"].tolist(), "without the mirror", plain["gaze_cm"].tolist(),
+      "presence", out["presence"].tolist())

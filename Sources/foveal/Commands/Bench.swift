@@ -55,6 +55,9 @@ extension Foveal {
         @Option(help: "Precision of AlexNet's fully connected weights (f32, bf16, f16).")
         var fcPrecision: FullyConnectedPrecision = .f32
 
+        @Option(help: "Average each frame's answer with its mirror image's (default: as the weight file says; a --config model: off).")
+        var mirrorAverage: Switch?
+
         @Option(help: "The convolutions' matrix product: Foveal's packed kernel (the default where the processor has AVX2 and FMA) or OpenBLAS.")
         var convProduct: ConvolutionProduct?
 
@@ -180,11 +183,12 @@ extension Foveal {
             if let weights {
                 net = try GazeNet(weightsAt: weights)
             } else {
-                var modelConfig = try ModelConfig.named(config!)
+                var modelConfig = try ModelConfig.named(config ?? "compact")  // validate() asked for one of the two
                 if noSampler { modelConfig.sampler = false }
                 net = try GazeNet(config: modelConfig, seed: 1)
             }
             net.useFullyConnected(fcPrecision.format)
+            if let mirrorAverage { net.averageMirrorImages(mirrorAverage == .on) }
             return net
         }
     }
@@ -204,18 +208,21 @@ struct StageClock {
         }
         let image = try ImageNormalization.pixelBatch([frame])
         lap("normalise")
-        let j: Tensor
+        // GazeNet's inference path, stage by stage (with the mirror images where the model averages with them).
+        let output: GazeNet.Output
         if model.config.sampler {
-            let s = model.saliencyMap(image).map
+            let grids = model.samplingGrids(low: image.areaAveraged(height: model.config.saliencySize, width: model.config.saliencySize))
             lap("saliency")
-            j = model.resample(image, saliency: s).resampled
+            let (j, mirrored) = model.resample(image, on: grids)
+            lap("sampler")
+            output = model.inference(j, mirrored: mirrored, map: grids.map, grid: grids.grid)
         } else {
-            j = model.uniformDownsample(image)
+            let j = model.uniformDownsample(image)
+            lap("sampler")
+            output = model.inference(j, mirrored: model.config.mirrorAverage ? GazeNet.mirroredLeftRight(j) : nil, map: nil, grid: nil)
         }
-        lap("sampler")
-        let gaze = model.head(j)
         lap("task")
-        return gaze
+        return output.gazeCm
     }
 
     func meanMs(_ runs: Int) -> [String: Double] { seconds.mapValues { $0 * 1000 / Double(runs) } }

@@ -60,6 +60,8 @@ extension Foveal {
         var presenceFrom: String?
         @Option(help: ArgumentHelp("As --presence-from, fitting the face-in-view head alone (it tells closed eyes from nobody there) and keeping the file's presence head, such as one trained with --presence.", valueName: "weights"))
         var faceFrom: String?
+        @Option(help: "Write the model to average each frame's answer with its mirror image's at inference (its configuration's mirror_average; default: as --config or the --presence-from/--face-from file says).")
+        var mirrorAverage: Switch?
         @Option(help: "Run folder.") var out: String
         @Flag(help: "Continue from RUN_DIR/last.safetensors.") var resume = false
 
@@ -89,7 +91,8 @@ extension Foveal {
                     // The source's own metadata (its epoch, validation error) stays with its tensors.
                     var metadata = try SafeTensorsFile(path: source).metadata.filter { $0.key != "config" }
                     metadata[presenceFrom != nil ? "presence_from" : "face_from"] = URL(fileURLWithPath: source).lastPathComponent
-                    let model = try GazeNet(weightsAt: source)
+                    var model = try GazeNet(weightsAt: source)
+                    if let mirrorAverage { model.averageMirrorImages(mirrorAverage == .on) }
                     if faceFrom != nil, model.presence == nil {
                         throw CommandFailure("\(source): the model has no presence head to keep; fit both with --presence-from")
                     }
@@ -103,6 +106,7 @@ extension Foveal {
                 var modelConfig = try ModelConfig.named(config)
                 if noSampler { modelConfig.sampler = false }
                 if presence { modelConfig.presence = true }
+                if let mirrorAverage { modelConfig.mirrorAverage = mirrorAverage == .on }
                 let model = try GazeNet(config: modelConfig, seed: seed)
                 if let initFrom {
                     printError("init-from \(initFrom): \(try Checkpoint.loadMatching(initFrom, into: model, prefix: initPrefix))")
