@@ -3,12 +3,14 @@
 # (eye-box saliency pretraining, then the task network behind the frozen sampler), fits the
 # presence head on its frozen features, then trains the head with the network in four short
 # runs, fits the face-in-view head on the result's frozen features, trains again on three more
-# seeds of 2,400 subjects each, then with the sampler unfrozen, then on a fifth seed, and evaluates
+# seeds of 2,400 subjects each, then with the sampler unfrozen, then on a fifth seed, writes it to
+# average each frame with its mirror image at inference, and evaluates
 # the result on a seed it never saw: per family, uncalibrated and with 13-dot calibration, against
 # the best constant (each family's own mean test label).
 # Usage: experiments/desk.sh [WORK_DIR]   (about 6 hours on 2 cores)
 # Environment: FOVEAL (binary), TRAIN_SEED (101), TEST_SEED (9002), EPOCHS (12),
-# TABLE1=1 also trains plain AlexNet at the same task input (the paper's Table 1 at a desk).
+# TABLE1=1 also trains plain AlexNet at the same task input (the paper's Table 1 at a desk), evaluated
+# with the mirror average too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-experiments/desk-work}
@@ -87,8 +89,11 @@ more=("${presence[@]}" --presence-weight 10 --dropout 0.25)
 link_recordings "$work/train12345" "$work/train" "$work/train2" "$work/train3" "$work/train4" "$work/train5"
 [ -f "$work/tuned4/best.safetensors" ] || timed $foveal train --dataset "$work/train12345" "${more[@]}" --saliency-lr 5e-5 \
   --eye-anchor 500 --init-from "$work/tuned3/best.safetensors" --epochs 1 --lr 3e-5 --seed 15 --out "$work/tuned4"
-# The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays.
-[ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" --face-from "$work/tuned4/best.safetensors" --out "$work/ss"
+# The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays. The
+# file is written to average each frame's gaze with its mirror image's at inference (docs/
+# experiments.md, "Mirror images at inference").
+[ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" --face-from "$work/tuned4/best.safetensors" \
+  --mirror-average on --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then
   timed $foveal train "${common[@]}" --no-sampler --out "$work/an"
 fi
@@ -97,6 +102,6 @@ timed $foveal eval --dataset "$work/test" --split test --baseline own-family-mea
 timed $foveal eval --dataset "$work/test" --split test --weights "$work/ss/best.safetensors" --json > "$work/ss-test.json"
 timed $foveal eval --dataset "$work/test" --split test --weights "$work/ss/best.safetensors" --calibrate 13 --json > "$work/ss-calibrated-test.json"
 if [ -f "$work/an/best.safetensors" ]; then
-  timed $foveal eval --dataset "$work/test" --split test --weights "$work/an/best.safetensors" --json > "$work/an-test.json"
+  timed $foveal eval --dataset "$work/test" --split test --weights "$work/an/best.safetensors" --mirror-average on --json > "$work/an-test.json"
 fi
 python3 experiments/desk_table.py "$work"
