@@ -27,9 +27,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// saliency map's entropy, the probability that a face is in view at all, its eyes open or
     /// closed. Needs the sampler. Absent from the JSON of models without one.
     public var faceInView: Bool
-    /// Inference averages each frame's answer with the answer for its mirror image (x negated
-    /// back): test-time augmentation, for models trained with mirrored frames. Twice the
-    /// network's work; the frame itself is never copied (MirrorAverage.swift). Absent from
+    /// Inference averages each frame's gaze and penultimate features with its mirror image's
+    /// (x negated back): test-time augmentation, for models trained with mirrored frames. Twice
+    /// the network's work; the frame itself is never copied (MirrorAverage.swift). Absent from
     /// the JSON of models without it.
     public var mirrorAverage: Bool
 

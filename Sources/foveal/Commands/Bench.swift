@@ -107,7 +107,7 @@ extension Foveal {
 
                 let latency = runs.map(latencyMs), split = clocks.map { $0.meanMs(iterations) }
                 var report: [String: Any] = [
-                    "config": config ?? weights!, "model": try jsonObject(model.config.json),
+                    "config": modelName, "model": try jsonObject(model.config.json),
                     "size": size, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                     "iterations": iterations, "batch": batch, "latency_ms": latency[0],
                     "throughput_fps": throughput, "peak_rss_mb": peakResidentMB(),
@@ -120,7 +120,7 @@ extension Foveal {
                 if json {
                     emit(jsonLine(report))
                 } else {
-                    emit("model      \(config ?? weights!)  \(model.config.json)")
+                    emit("model      \(modelName)  \(model.config.json)")
                     emit("frame      \(size), \(report["threads"]!) threads, convolutions on \(Engine.convolutionProduct.rawValue)")
                     emit(String(format: "latency    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (batch 1, %d runs)",
                                 latency[0]["p50"]!, latency[0]["p90"]!, latency[0]["p99"]!, iterations))
@@ -166,17 +166,20 @@ extension Foveal {
             let imagesPerSecond = Double(batch * iterations) / seconds
             let perStep = { (x: Double) in x * 1000 / Double(iterations) }
             if json {
-                emit(jsonLine(["mode": "train", "config": config ?? weights!, "size": size, "batch": batch,
+                emit(jsonLine(["mode": "train", "config": modelName, "size": size, "batch": batch,
                                "frozen_saliency": !settings.trainSaliency, "images_per_second": imagesPerSecond,
                                "step_ms": ["forward": perStep(forward), "backward": perStep(backward), "update": perStep(update)],
                                "peak_rss_mb": peakResidentMB()]))
             } else {
-                emit("training   \(config ?? weights!), \(size) frames, batch \(batch)\(settings.trainSaliency ? "" : ", saliency frozen")")
+                emit("training   \(modelName), \(size) frames, batch \(batch)\(settings.trainSaliency ? "" : ", saliency frozen")")
                 emit(String(format: "throughput %.1f images/s (%d steps)", imagesPerSecond, iterations))
                 emit(String(format: "step       forward %.0f ms  backward %.0f ms  update %.0f ms", perStep(forward), perStep(backward), perStep(update)))
                 emit(String(format: "peak RSS   %.0f MB", peakResidentMB()))
             }
         }
+
+        /// What the report calls the model: the --config preset or file, else the weight file.
+        private var modelName: String { config ?? weights ?? "" }
 
         private func loadModel() throws -> GazeNet {
             var net: GazeNet
@@ -203,7 +206,7 @@ struct StageClock {
         var t = now()
         func lap(_ stage: String) {
             let t1 = now()
-            seconds[stage]! += t1 - t
+            seconds[stage, default: 0] += t1 - t
             t = t1
         }
         let image = try ImageNormalization.pixelBatch([frame])
