@@ -238,19 +238,10 @@ public struct GazeNet: Sendable {
                                        logitsSize: (logits.shape[2], logits.shape[3]), map: map))
     }
 
-    /// g(I, S): the frame resampled at the task size on the saliency map's grid.
-    public func resample(_ image: some GazeNetInput, saliency s: Tensor) -> (resampled: Tensor, grid: Tensor) {
-        let grid = sampler.grid(s, outputHeight: config.taskSize, outputWidth: config.taskSize)
-        return (image.sampled(on: grid), grid)
-    }
-
     /// The baseline's input: the frame area-averaged to the task size.
     public func uniformDownsample(_ image: some GazeNetInput) -> Tensor {
         image.areaAveraged(height: config.taskSize, width: config.taskSize)
     }
-
-    /// f_t and the output squashing: (sigmoid(AlexNet(J)) * 2 - 1) * range, in cm.
-    public func head(_ resampled: Tensor) -> Tensor { centimetres(Elementwise.sigmoid(task(resampled))) }
 
     /// The squashed output (sigmoid of AlexNet's, in 0...1) as gaze in cm: (s * 2 - 1) * range.
     func centimetres(_ squashed: Tensor) -> Tensor {
