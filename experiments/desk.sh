@@ -90,8 +90,8 @@ link_recordings "$work/train12345" "$work/train" "$work/train2" "$work/train3" "
 [ -f "$work/tuned4/best.safetensors" ] || timed $foveal train --dataset "$work/train12345" "${more[@]}" --saliency-lr 5e-5 \
   --eye-anchor 500 --init-from "$work/tuned3/best.safetensors" --epochs 1 --lr 3e-5 --seed 15 --out "$work/tuned4"
 # The face-in-view head (closed eyes or nobody there) on the frozen features; the rest stays. The
-# file is written to average each frame's gaze with its mirror image's at inference (docs/
-# experiments.md, "Mirror images at inference").
+# file is written to average each frame's gaze with its mirror image's at inference
+# (docs/experiments.md, "Mirror images at inference").
 [ -f "$work/ss/best.safetensors" ] || timed $foveal train --dataset "$work/train1234" --face-from "$work/tuned4/best.safetensors" \
   --mirror-average on --out "$work/ss"
 if [ -n "${TABLE1:-}" ] && [ ! -f "$work/an/best.safetensors" ]; then

@@ -13,10 +13,10 @@ are none). A configuration with "face_in_view": true has it; it needs the sample
 after training (`foveal train --face-from`); the recipe never trains it.
 
 Added: "mirror_average": true in a configuration averages, in eval mode, each frame's gaze (x
-negated back) and penultimate features with those of the frame mirrored left-right. Foveal gets the
-same numbers without mirroring the frame (Sources/FovealModel/MirrorAverage.swift); here the frame
-is simply flipped, which is the definition. The saliency map, grid, presence and face-in-view
-probabilities stay the frame's own.
+negated back) with that of the frame mirrored left-right. Foveal gets the same numbers without
+mirroring the frame (Sources/FovealModel/MirrorAverage.swift); here the frame is simply flipped,
+which is the definition. The saliency map, grid, presence and face-in-view probabilities stay the
+frame's own. (Foveal also averages the penultimate features, which only its calibration reads.)
 """
 import importlib.util
 import json

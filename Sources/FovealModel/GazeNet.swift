@@ -113,15 +113,15 @@ public struct GazeNet: Sendable {
     /// The parameter called `name`, if the model has it.
     public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
 
-    /// image: (N, 3, H, W) normalised with the ImageNet mean and std, or 8-bit frames (see
-    /// `ImageNormalization`). `training` nil is inference; settings make it a training pass that
-    /// returns the cache `backward` needs, with dropout masks drawn from `rng`.
-    public func forward(_ image: some GazeNetInput, training: TrainingSettings?, rng: inout SplitMix64) -> (Output, TrainingCache?) {
+    /// A training pass. image: (N, 3, H, W) normalised with the ImageNet mean and std, or 8-bit
+    /// frames (see `ImageNormalization`). Returns the output and the cache `backward` needs, with
+    /// dropout masks drawn from `rng`. Inference is `callAsFunction`.
+    public func forward(_ image: some GazeNetInput, training: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
         var map: Tensor?, saliencyCache: SaliencyPathCache?
         var grid: (tensor: Tensor, cache: SaliencySampler.GridCache)?
         var j: Tensor
         if config.sampler {
-            let (s, cache) = saliencyMap(image, training: training?.trainSaliency == true)
+            let (s, cache) = saliencyMap(image, training: training.trainSaliency)
             let (g, gridCache) = sampler.gridWithCache(s, outputHeight: config.taskSize, outputWidth: config.taskSize)
             (map, saliencyCache, grid) = (s, cache, (g, gridCache))
             j = image.sampled(on: g)
@@ -129,21 +129,21 @@ public struct GazeNet: Sendable {
             j = uniformDownsample(image)
         }
         let resampled = j
-        if let side = training?.blurSide {
+        if let side = training.blurSide {
             j = BilinearResize.forward(AdaptiveAvgPool2D.forward(j, outputHeight: side, outputWidth: side),
                                        outputHeight: config.taskSize, outputWidth: config.taskSize)
         }
-        let (z, features, taskCache) = task.forward(j, dropout: training?.dropout, rng: &rng)
+        let (z, features, taskCache) = task.forward(j, dropout: training.dropout, rng: &rng)
         let squashed = Elementwise.sigmoid(z)
         let gaze = centimetres(squashed)
         var presenceLogits: (logits: Tensor, cache: LinearLayer.Cache)?
-        if let presence, training?.trainPresence == true, case let (logits, cache?) = presence.forward(features, keep: true) {
+        if let presence, training.trainPresence, case let (logits, cache?) = presence.forward(features, keep: true) {
             presenceLogits = (logits.reshaped([features.shape[0]]), cache)
         }
         let presenceProbability = presenceLogits.map { Elementwise.sigmoid($0.logits) } ?? probability(presence, features)
         let output = Output(saliency: map, grid: grid?.tensor, resampled: resampled, gazeCm: gaze, features: features,
                             presence: presenceProbability, faceInView: map.flatMap(faceInViewProbability))
-        guard let training, let taskCache else { return (output, nil) }
+        guard let taskCache else { preconditionFailure("a training pass keeps its cache") }
         return (output, TrainingCache(settings: training, image: image, saliency: saliencyCache, grid: grid, task: taskCache,
                                       squashed: squashed, presence: presenceLogits))
     }
@@ -192,24 +192,12 @@ public struct GazeNet: Sendable {
         head.map { Elementwise.sigmoid($0(features)).reshaped([features.shape[0]]) }
     }
 
-    /// `forward` as a training pass, whose cache is always kept.
-    public func forward(_ image: some GazeNetInput, training: TrainingSettings, rng: inout SplitMix64) -> (Output, TrainingCache) {
-        let settings: TrainingSettings? = training
-        let (output, cache) = forward(image, training: settings, rng: &rng)
-        guard let cache else { preconditionFailure("a training pass keeps its cache") }
-        return (output, cache)
-    }
-
     /// Inference: the model's answer for a batch of frames; with `config.mirrorAverage`, averaged
     /// with the answer for their mirror images (MirrorAverage.swift).
     public func callAsFunction(_ image: some GazeNetInput) -> Output {
-        guard config.mirrorAverage else {
-            var unused = SplitMix64(seed: 0)  // inference draws nothing
-            return forward(image, training: nil, rng: &unused).0
-        }
         guard config.sampler else {
             let j = uniformDownsample(image)
-            return inference(j, mirrored: Self.mirroredLeftRight(j), map: nil, grid: nil)
+            return inference(j, mirrored: config.mirrorAverage ? Self.mirroredLeftRight(j) : nil, map: nil, grid: nil)
         }
         return inference(image, on: samplingGrids(low: image.areaAveraged(height: config.saliencySize, width: config.saliencySize)))
     }
