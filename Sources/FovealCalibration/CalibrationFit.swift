@@ -231,8 +231,8 @@ public enum CalibrationFitter {
         var a = matrix, b = rhs
         let n = b.count
         for col in 0..<n {
-            let pivot = (col..<n).max { abs(a[$0][col]) < abs(a[$1][col]) }!
-            guard abs(a[pivot][col]) > 1e-12 else { return nil }
+            guard let pivot = (col..<n).max(by: { abs(a[$0][col]) < abs(a[$1][col]) }),
+                  abs(a[pivot][col]) > 1e-12 else { return nil }
             a.swapAt(col, pivot); b.swapAt(col, pivot)
             for row in (col + 1)..<n {
                 let f = a[row][col] / a[col][col]

@@ -30,18 +30,20 @@ public struct DeviceTable: Sendable {
             guard fields.count == names.count else {
                 throw GeometryError("\(source): line \(index + 1): \(fields.count) fields, the header has \(names.count)")
             }
+            // Every required column is in the header (checked above), so a missing key reads as empty.
             let row = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
+            func text(_ column: String) -> String { row[column] ?? "" }
             func number(_ column: String) throws -> Double {
-                guard let v = Double(row[column]!), v.isFinite else {
-                    throw GeometryError("\(source): line \(index + 1): \(column) '\(row[column]!)' is not a number")
+                guard let v = Double(text(column)), v.isFinite else {
+                    throw GeometryError("\(source): line \(index + 1): \(column) '\(text(column))' is not a number")
                 }
                 return v
             }
-            guard let unit = ScreenUnit(rawValue: row["unit"]!) else {
-                throw GeometryError("\(source): line \(index + 1): unit '\(row["unit"]!)' is not pt or px")
+            guard let unit = ScreenUnit(rawValue: text("unit")) else {
+                throw GeometryError("\(source): line \(index + 1): unit '\(text("unit"))' is not pt or px")
             }
             let screen = ScreenGeometry(
-                name: row["name"]!, family: row["family"]!, widthMm: try number("width_mm"),
+                name: text("name"), family: text("family"), widthMm: try number("width_mm"),
                 heightMm: try number("height_mm"), widthUnits: try number("width_units"),
                 heightUnits: try number("height_units"), unit: unit,
                 cameraXMm: try number("camera_x_mm"), cameraYMm: try number("camera_y_mm"))

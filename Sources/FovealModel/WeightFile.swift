@@ -35,7 +35,7 @@ extension GazeNet {
         })
         // Extra floating-point tensors mean the file is for another model; integer ones are
         // BatchNorm's num_batches_tracked counters, which inference does not need.
-        if let extra = file.names.first(where: { !used.contains($0) && file.entries[$0]!.dtype.isFloatingPoint }) {
+        if let extra = file.names.first(where: { !used.contains($0) && file.entries[$0]?.dtype.isFloatingPoint == true }) {
             throw ModelError.weightMismatch(path: path, problem: "tensor '\(extra)' has no place in the configured model")
         }
     }

@@ -50,7 +50,7 @@ public enum Checkpoint {
             p.value = try file.tensor(fileName)
             report.loaded.append(p.name)
         }
-        report.unused = file.names.filter { !used.contains($0) && file.entries[$0]!.dtype.isFloatingPoint }
+        report.unused = file.names.filter { !used.contains($0) && file.entries[$0]?.dtype.isFloatingPoint == true }
         return report
     }
 }
