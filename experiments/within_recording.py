@@ -3,7 +3,8 @@
 Per device family, on the dots after each recording's first 13 (the test dots of `eval --calibrate
 13`): the uncorrected error; the error after a perfect offset and a perfect affine map (fitted on
 all of the recording's dots, test dots included: bounds no calibration from 13 dots reaches); the
-error after the offset of the first 13 dots; and the median within-recording slope of prediction on
+error after the offset and the affine map of the first 13 dots (least squares, what `eval
+--calibrate 13` mostly chooses, without its penalty and outlier rule); and the median within-recording slope of prediction on
 target (x, y), how much of the gaze movement within a recording the network follows.
 
 Usage: python3 experiments/within_recording.py PREDICTIONS.jsonl   (numpy only)
@@ -15,10 +16,11 @@ import sys
 import numpy as np
 
 
-def affine(p, t):
-    """The least-squares map t ~ A [p; 1], applied to p."""
+def affine(p, t, fit=None):
+    """The least-squares map t ~ A [p; 1] over the rows `fit` (all by default), applied to p."""
     x = np.c_[p, np.ones(len(p))]
-    return x @ np.linalg.lstsq(x, t, rcond=None)[0]
+    fit = np.ones(len(p), bool) if fit is None else fit
+    return x @ np.linalg.lstsq(x[fit], t[fit], rcond=None)[0]
 
 
 def main(path):
@@ -46,6 +48,7 @@ def main(path):
         add("perfect offset (all dots)", p + (t - p).mean(0))
         add("perfect affine (all dots)", affine(p, t))
         add("offset of the first 13 dots", p + (t[calibration] - p[calibration]).mean(0))
+        add("affine of the first 13 dots", affine(p, t, calibration))
         tc, pc = t - t.mean(0), p - p.mean(0)
         slopes[family].append((tc * pc).sum(0) / (tc * tc).sum(0))
     for family in sorted(errors):
