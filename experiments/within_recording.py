@@ -4,7 +4,8 @@ Per device family, on the dots after each recording's first 13 (the test dots of
 13`): the uncorrected error; the error after a perfect offset and a perfect affine map (fitted on
 all of the recording's dots, test dots included: bounds no calibration from 13 dots reaches); the
 error after the offset and the affine map of the first 13 dots (least squares, what `eval
---calibrate 13` mostly chooses, without its penalty and outlier rule); and the median within-recording slope of prediction on
+--calibrate 13` mostly chooses, without its penalty and outlier rule), also by test dot in time
+(the 1st, 2nd, ... dot after the 13); and the median within-recording slope of prediction on
 target (x, y), how much of the gaze movement within a recording the network follows.
 
 Usage: python3 experiments/within_recording.py PREDICTIONS.jsonl   (numpy only)
@@ -30,6 +31,7 @@ def main(path):
         recordings[row["recording"]].append(row)
     errors = collections.defaultdict(lambda: collections.defaultdict(list))
     slopes = collections.defaultdict(list)
+    by_test_dot = collections.defaultdict(lambda: collections.defaultdict(list))
     for rows in recordings.values():
         family = rows[0]["family"]
         t = np.array([r["target_cm"] for r in rows])
@@ -49,6 +51,9 @@ def main(path):
         add("perfect affine (all dots)", affine(p, t))
         add("offset of the first 13 dots", p + (t[calibration] - p[calibration]).mean(0))
         add("affine of the first 13 dots", affine(p, t, calibration))
+        corrected = affine(p, t, calibration)
+        for i, d in enumerate(dots[13:]):
+            by_test_dot[family][i] += list(np.linalg.norm(corrected[dot == d] - t[dot == d], axis=1))
         tc, pc = t - t.mean(0), p - p.mean(0)
         slopes[family].append((tc * pc).sum(0) / (tc * tc).sum(0))
     for family in sorted(errors):
@@ -56,6 +61,8 @@ def main(path):
         print(f"{family}: {len(slopes[family])} recordings")
         for name, values in errors[family].items():
             print(f"  {name:30s} {np.mean(values):.3f} cm  {100 * (np.mean(values) / base - 1):+.1f}%")
+        after = by_test_dot[family]
+        print("  affine of the first 13 dots, by test dot:", " ".join(f"{np.mean(after[i]):.2f}" for i in sorted(after)))
         s = np.array(slopes[family])
         print(f"  within-recording slope of prediction on target: x {np.median(s[:, 0]):.2f}, y {np.median(s[:, 1]):.2f}")
 
