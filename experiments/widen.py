@@ -49,7 +49,7 @@ def main(source, target):
     t["task.classifier.6.weight"] = copy_inputs(t["task.classifier.6.weight"])
     if "presence.weight" in t:
         t["presence.weight"] = copy_inputs(t["presence.weight"])
-    config["alex_widths"] = [2 * w for w in config["alex_widths"]]
+    config["alex_widths"] = [2 * width for width in config["alex_widths"]]
     config["hidden"] *= 2
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in t.items()}, target,
               metadata={"config": json.dumps(config)})

@@ -50,8 +50,8 @@ def main(path):
         add("perfect offset (all dots)", p + (t - p).mean(0))
         add("perfect affine (all dots)", affine(p, t))
         add("offset of the first 13 dots", p + (t[calibration] - p[calibration]).mean(0))
-        add("affine of the first 13 dots", affine(p, t, calibration))
         corrected = affine(p, t, calibration)
+        add("affine of the first 13 dots", corrected)
         for i, d in enumerate(dots[13:]):
             by_test_dot[family][i] += list(np.linalg.norm(corrected[dot == d] - t[dot == d], axis=1))
         tc, pc = t - t.mean(0), p - p.mean(0)
