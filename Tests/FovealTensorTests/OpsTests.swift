@@ -121,6 +121,34 @@ import Testing
         }
     }
 
+    /// The matrix-vector kernel against float64 sums, for every element type, at row counts around
+    /// its blocks of 4 and column counts around its steps of 16; it adds to what y holds.
+    @Test func matrixVectorKernel() {
+        guard ProcessorFeatures.avx2FMA else { return }
+        var rng = SplitMix64(seed: 11)
+        for rows in 1...9 {
+            for cols in [1, 7, 15, 16, 17, 40, 100] {
+                let w = (0..<(rows * cols)).map { _ in rng.uniform(-1, 1) }, x = (0..<cols).map { _ in rng.uniform(-1, 1) }
+                let start = (0..<rows).map { _ in rng.uniform(-1, 1) }
+                for format in [nil] + HalfPrecisionMatrix.Format.allCases.map(Optional.some) {
+                    // What the kernel multiplies by: the weights themselves, or rounded to 16 bits.
+                    let used = format.map { HalfPrecisionMatrix(Tensor(shape: [rows, cols], values: w), format: $0).widened.values } ?? w
+                    let want = (0..<rows).map { r in Double(start[r]) + (0..<cols).reduce(0.0) { $0 + Double(used[r * cols + $1]) * Double(x[$1]) } }
+                    var y = start
+                    switch format {
+                    case nil:
+                        foveal_gemv(w, Int32(FOVEAL_GEMV_F32), x, &y, rows, cols)
+                    case let format?:
+                        let bits = used.map { format == .bf16 ? UInt16($0.bitPattern >> 16) : Float16($0).bitPattern }
+                        foveal_gemv(bits, format == .bf16 ? Int32(FOVEAL_GEMV_BF16) : Int32(FOVEAL_GEMV_F16), x, &y, rows, cols)
+                    }
+                    let error = zip(y, want).map { abs(Double($0) - $1) }.max() ?? 0
+                    #expect(error < 1e-5, "rows \(rows) cols \(cols) \(format.map { "\($0)" } ?? "f32"): \(error)")
+                }
+            }
+        }
+    }
+
     /// The strided gather's AVX2 build against its definition, at every length around its blocks of 8.
     @Test func stridedGatherKernels() {
         let source = (0..<200).map { Float($0) + 0.5 }

@@ -9,6 +9,12 @@ import CKernels
 /// into its own buffer and multiplies, so the unfolded block stays in cache and the workers never
 /// wait on one another. Bias and an optional ReLU are applied to the block while it is hot.
 public enum Conv2D {
+    /// The most a block's unfolded input may take: it stays in L2 (512 KB on Zen 3, 1 MB on Zen 4)
+    /// between its unfolding and its product, beside the filters' slab. With 8 blocks a frame, the
+    /// paper model's 7x7 first layer unfolded 0.96 MB a block and took 1.75-2.05 ms; in blocks of
+    /// 128 KB, 1.58-1.69 ms (2 threads, Zen 4, `foveal bench --config paper`).
+    static let blockBytes = 128 << 10
+
     public static func outputSize(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
         (size + 2 * padding - kernel) / stride + 1
     }
@@ -52,7 +58,7 @@ public enum Conv2D {
     /// block's columns, output, output row stride)`, with B the unfolded block (k rows), or the
     /// image itself for a 1x1, stride-1, unpadded convolution. With `strips` every block is
     /// unfolded, laid out for the packed kernel: blocks start on a 16-column strip, rows are
-    /// `PackedFilters.rowStride` apart and 64-byte aligned, and their padding is zero.
+    /// `PackedFilters.rowStride` apart and 64-byte aligned, and a partial last strip is padded with zeros.
     private static func forward(_ input: Tensor, shape: [Int], stride: Int, padding: Int, relu: Bool, strips: Bool = false,
                                 multiply: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         precondition(input.shape.count == 4 && shape.count == 4 && shape[1] == input.shape[1],
@@ -66,7 +72,10 @@ public enum Conv2D {
                               stride: stride, padding: padding, outH: oh, outW: ow)
         // A 1x1, stride-1, unpadded convolution multiplies the input where it lies (OpenBLAS only).
         let direct = !strips && kh == 1 && kw == 1 && stride == 1 && padding == 0
-        let blocks = max(1, min(Engine.threads * Engine.chunksPerWorker, spatial / 64))
+        // At least `chunksPerWorker` blocks a worker, of at most `blockBytes` unfolded, and of 64
+        // columns or more.
+        let blocks = max(1, min(max(Engine.threads * Engine.chunksPerWorker, (k * spatial * 4 + blockBytes - 1) / blockBytes),
+                                spatial / 64))
         let stripCount = (spatial + 15) / 16
         var output = Tensor(uninitialized: [n, m, oh, ow])
         input.withUnsafeBufferPointer { x in
@@ -84,8 +93,11 @@ public enum Conv2D {
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: k * rowStride * 4, alignment: 64)
                     defer { raw.deallocate() }
                     let col = raw.bindMemory(to: Float.self, capacity: k * rowStride)
-                    if rowStride > columns.count {
-                        for r in 0..<k { (col + r * rowStride + columns.count).update(repeating: 0, count: rowStride - columns.count) }
+                    // The kernel reads a partial strip's 16 columns whole: zeros past the block's end,
+                    // so that what it multiplies and never stores is finite.
+                    let tail = strips ? (16 - columns.count % 16) % 16 : 0
+                    if tail > 0 {
+                        for r in 0..<k { (col + r * rowStride + columns.count).update(repeating: 0, count: tail) }
                     }
                     geometry.unfold(image, columns: columns, into: col, rowStride: rowStride)
                     multiply(col, rowStride, columns.count, out, spatial)

@@ -60,7 +60,8 @@ public struct HalfPrecisionMatrix: Sendable {
     /// y[r] += sum_j w[r][j] x[j] over `range` rows, straight from the 16-bit weights.
     func gemv(rows range: Range<Int>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         bits.withUnsafeBufferPointer { b in
-            foveal_gemv16(b.baseAddress! + range.lowerBound * columns, x, y, range.count, columns, format == .bf16 ? 1 : 0)
+            foveal_gemv(b.baseAddress! + range.lowerBound * columns, format == .bf16 ? Int32(FOVEAL_GEMV_BF16) : Int32(FOVEAL_GEMV_F16),
+                        x, y, range.count, columns)
         }
     }
 }

@@ -1,8 +1,11 @@
+import CKernels
+
 /// A fully connected layer, as PyTorch's `linear`: input (N, IN), weight (OUT, IN), bias (OUT)
 /// -> output (N, OUT) = input * weight^T + bias.
 ///
 /// Workers split the output features, each reading its own rows of the weight matrix: at batch 1
-/// the layer is a matrix-vector product bound by reading the weights, so both cores stream.
+/// the layer is a matrix-vector product bound by reading the weights, so both cores stream
+/// (`CKernels/gemv.h` where the processor has AVX2 and FMA, else BLAS).
 public enum Linear {
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false) -> Tensor {
         let n = input.shape[0], inFeatures = input.count / max(1, n), outFeatures = weight.shape[0]
@@ -35,7 +38,10 @@ public enum Linear {
             }
         }
         let beta: Float = bias == nil ? 0 : 1
-        if n == 1 {
+        if n == 1, ProcessorFeatures.avx2FMA {
+            if bias == nil { (y + features.lowerBound).update(repeating: 0, count: features.count) }
+            foveal_gemv(w, Int32(FOVEAL_GEMV_F32), x, y + features.lowerBound, features.count, inFeatures)
+        } else if n == 1 {
             BLAS.gemv(m: features.count, n: inFeatures, a: w, x: x, beta: beta, y: y + features.lowerBound)
         } else {
             BLAS.gemm(transposeB: true, m: n, n: features.count, k: inFeatures, a: x, b: w, ldb: inFeatures,
