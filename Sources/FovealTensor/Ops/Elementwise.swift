@@ -9,7 +9,7 @@ public enum Elementwise {
     /// a + b, same shapes; with `relu`, max(0, a + b) in the same pass (a residual block's end).
     public static func add(_ a: Tensor, _ b: Tensor, relu: Bool = false) -> Tensor {
         precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
-        var out = Tensor(zeros: a.shape)
+        var out = Tensor(uninitialized: a.shape)
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { op in
@@ -27,7 +27,7 @@ public enum Elementwise {
     /// f(x) element by element.
     @inlinable
     public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-        var out = Tensor(zeros: x.shape)
+        var out = Tensor(uninitialized: x.shape)
         x.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 for i in 0..<op.count { op[i] = f(xp[i]) }
