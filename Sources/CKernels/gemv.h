@@ -2,10 +2,10 @@
 // float32 weights or 16-bit ones (bfloat16 or IEEE half, widened in registers). At batch 1 the
 // product is bound by how fast the weights stream from memory, so the kernel's one job is to keep
 // enough loads in flight: four rows at a time, each of x's vectors loaded once for all four, and
-// eight independent sums, so that the fused multiply-adds' latency never holds up the stream.
-// With one row and two sums (the 16-bit kernel before) each pair of products waited four cycles
-// for the last and bfloat16 weights were no faster than float32 ones; OpenBLAS's `sgemv` reached
-// about 26 GB/s of the 34 a plain read of the weights gets on the 2-core Zen 4 VM here, this 30.
+// eight independent sums, so that the fused multiply-adds' latency never holds up the stream (with
+// one row and two sums, each pair of products waits four cycles for the last, and 16-bit weights
+// are then no faster than float32 ones). On the 2-core Zen 4 VM here two threads reading the
+// weights alone reach 34 GB/s, this kernel about 30, OpenBLAS's `sgemv` about 26.
 // Only where foveal_has_avx2_fma() said 1; elsewhere the callers use BLAS.
 #pragma once
 #include <stdint.h>
