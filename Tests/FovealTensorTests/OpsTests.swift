@@ -173,6 +173,7 @@ import Testing
         let x = randomTensor([batch, 37], seed: 1), w = randomTensor([300, 37], seed: 2), b = randomTensor([300], seed: 3)
         expectClose(Linear.forward(x, weight: w, bias: b), Naive.linear(x, w, b), 1e-5)
         expectClose(Linear.forward(x, weight: w, bias: b, relu: true), Elementwise.relu(Naive.linear(x, w, b)), 1e-5)
+        expectClose(Linear.forward(x, weight: w, bias: nil), Naive.linear(x, w, Tensor(zeros: [300])), 1e-5)
     }
 
     @Test(arguments: [(3, 2, 1, 9, 10), (3, 2, 0, 13, 13), (2, 1, 0, 4, 5), (5, 3, 2, 11, 7)])

@@ -82,15 +82,9 @@ extension Linear {
                 parallelChunks(outFeatures, minimumChunk: 64) { features in
                     if n == 1, HalfPrecisionMatrix.vectorKernel {
                         // One frame: a matrix-vector product bound by the weights' bytes.
-                        let out = ys.value + features.lowerBound
-                        if let b = bs.value {
-                            b.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + features.lowerBound, count: features.count) }
-                        } else {
-                            out.update(repeating: 0, count: features.count)
+                        return oneFrame(features, bias: bs.value, relu: relu, y: ys.value + features.lowerBound) {
+                            weight.gemv(rows: features, x: xs.value, y: $0)
                         }
-                        weight.gemv(rows: features, x: xs.value, y: out)
-                        if relu { for i in 0..<features.count { out[i] = max(0, out[i]) } }
-                        return
                     }
                     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inFeatures)
                     defer { tile.deallocate() }

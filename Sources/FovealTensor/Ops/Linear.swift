@@ -32,16 +32,18 @@ public enum Linear {
     /// pointing at those features' rows. A matrix-vector product for one row, else a GEMM.
     static func block(_ features: Range<Int>, n: Int, inFeatures: Int, outFeatures: Int, x: UnsafePointer<Float>,
                       weight w: UnsafePointer<Float>, bias: Tensor?, y: UnsafeMutablePointer<Float>, relu: Bool) {
+        if n == 1, ProcessorFeatures.avx2FMA {
+            return oneFrame(features, bias: bias, relu: relu, y: y + features.lowerBound) {
+                foveal_gemv(w, Int32(FOVEAL_GEMV_F32), x, $0, features.count, inFeatures)
+            }
+        }
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for row in 0..<n { (y + row * outFeatures + features.lowerBound).update(from: b.baseAddress! + features.lowerBound, count: features.count) }
             }
         }
         let beta: Float = bias == nil ? 0 : 1
-        if n == 1, ProcessorFeatures.avx2FMA {
-            if bias == nil { (y + features.lowerBound).update(repeating: 0, count: features.count) }
-            foveal_gemv(w, Int32(FOVEAL_GEMV_F32), x, y + features.lowerBound, features.count, inFeatures)
-        } else if n == 1 {
+        if n == 1 {
             BLAS.gemv(m: features.count, n: inFeatures, a: w, x: x, beta: beta, y: y + features.lowerBound)
         } else {
             BLAS.gemm(transposeB: true, m: n, n: features.count, k: inFeatures, a: x, b: w, ldb: inFeatures,
@@ -53,6 +55,20 @@ public enum Linear {
                 for i in 0..<features.count { out[i] = max(0, out[i]) }
             }
         }
+    }
+
+    /// One frame's output features `features` on `CKernels/gemv.h` (float32 or 16-bit weights):
+    /// `y`, pointing at the first of them, starts at the bias (0 without one), `accumulate` adds
+    /// the weights' product to it, then the ReLU.
+    static func oneFrame(_ features: Range<Int>, bias: Tensor?, relu: Bool, y: UnsafeMutablePointer<Float>,
+                         accumulate: (UnsafeMutablePointer<Float>) -> Void) {
+        if let bias {
+            bias.withUnsafeBufferPointer { y.update(from: $0.baseAddress! + features.lowerBound, count: features.count) }
+        } else {
+            y.update(repeating: 0, count: features.count)
+        }
+        accumulate(y)
+        if relu { for i in 0..<features.count { y[i] = max(0, y[i]) } }
     }
 }
 
