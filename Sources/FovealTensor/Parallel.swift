@@ -23,9 +23,9 @@ public enum Engine {
     }
 
     /// Which product the convolutions run: Foveal's own kernel on packed filters (CKernels/gemm.h),
-    /// where the processor has AVX2 and FMA, or OpenBLAS's `sgemm`. The same sums up to rounding;
-    /// `foveal bench --conv-product` compares them.
-    nonisolated(unsafe) public static var convolutionProduct: ConvolutionProduct = ProcessorFeatures.avx2FMA ? .packed : .openBLAS
+    /// with Winograd's F(2x2, 3x3) for the 3x3 stride-1 layers, where the processor has AVX2 and FMA;
+    /// or OpenBLAS's `sgemm`. The same sums up to rounding; `foveal bench --conv-product` compares them.
+    nonisolated(unsafe) public static var convolutionProduct: ConvolutionProduct = ProcessorFeatures.avx2FMA ? .winograd : .openBLAS
 
     /// Chunks a parallel loop is cut into per worker. More than one: a worker that the system
     /// does not run for a while (preempted: on the VM here about 0.6% of the time) then delays
@@ -216,6 +216,10 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// The matrix product behind a convolution (`Engine.convolutionProduct`).
 public enum ConvolutionProduct: String, CaseIterable, Sendable {
+    /// `packed`, except that the 3x3, stride-1, padding-1 layers multiply transformed tiles of the
+    /// input by transformed filters (Winograd's F(2x2, 3x3), CKernels/winograd.h): 2.25x fewer
+    /// multiply-adds on the same kernel. Needs AVX2 and FMA.
+    case winograd
     /// Foveal's 6x16 AVX2 kernel, reading the unfolded input where im2col wrote it, on filters
     /// packed beforehand (a layer keeps them until its weights change). Needs AVX2 and FMA.
     case packed

@@ -63,12 +63,17 @@ import Testing
         (3, 4, 7, 2, 3, 40, 45), (2, 3, 3, 2, 1, 20, 61), (3, 4, 11, 4, 2, 20, 80),
         // 576 steps of k (the packed kernel's three slabs of at most 256) and 13 filters (two tiles of 6 and one row).
         (64, 13, 3, 1, 1, 9, 11),
+        // Winograd's F(2x2, 3x3) (3x3, stride 1, padding 1): a 1x1 and a 2x17 image, odd sizes whose
+        // last tile overhangs the output, rows of 8, 9 and 17 tiles (vectors of 8 and their tails),
+        // and several tile rows a block.
+        (3, 5, 3, 1, 1, 1, 1), (4, 6, 3, 1, 1, 2, 17), (7, 9, 3, 1, 1, 33, 5), (5, 8, 3, 1, 1, 16, 34),
+        (6, 7, 3, 1, 1, 13, 13),
     ]
 
     /// Both matrix products where the processor runs both (the packed one needs AVX2 and FMA).
     static let products = ConvolutionProduct.allCases.filter { $0 == .openBLAS || ProcessorFeatures.avx2FMA }
 
-    @Test(arguments: 0..<12, [1, 2]) func conv2d(_ i: Int, threads: Int) {
+    @Test(arguments: 0..<17, [1, 2]) func conv2d(_ i: Int, threads: Int) {
         let (c, m, k, s, p, h, w) = Self.convShapes[i]
         let saved = Engine.threads
         Engine.threads = threads

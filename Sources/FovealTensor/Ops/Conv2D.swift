@@ -19,20 +19,25 @@ public enum Conv2D {
         (size + 2 * padding - kernel) / stride + 1
     }
 
-    /// Whether a convolution of this geometry runs on packed filters with `product`: not a 1x1,
-    /// stride-1, unpadded one, which multiplies its input where it lies, with OpenBLAS.
-    public static func usesPackedFilters(kernelH: Int, kernelW: Int, stride: Int, padding: Int,
-                                         product: ConvolutionProduct = Engine.convolutionProduct) -> Bool {
-        product == .packed && ProcessorFeatures.avx2FMA && !(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0)
+    /// How a convolution of this geometry lays out its filters with `product`: nil where it
+    /// multiplies with OpenBLAS (that product, or a 1x1, stride-1, unpadded convolution, which
+    /// multiplies its input where it lies); transformed for Winograd's F(2x2, 3x3) where the
+    /// product is `.winograd` and the convolution 3x3, stride 1, padding 1; else for im2col.
+    public static func filterLayout(kernelH: Int, kernelW: Int, stride: Int, padding: Int,
+                                    product: ConvolutionProduct = Engine.convolutionProduct) -> PackedFilters.Layout? {
+        guard product != .openBLAS && ProcessorFeatures.avx2FMA,
+              !(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0) else { return nil }
+        return product == .winograd && kernelH == 3 && kernelW == 3 && stride == 1 && padding == 1 ? .winograd : .unfolded
     }
 
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
                                stride: Int = 1, padding: Int = 0, relu: Bool = false,
                                product: ConvolutionProduct = Engine.convolutionProduct) -> Tensor {
         precondition(weight.shape.count == 4, "conv2d: weight \(weight.shape) is not (M, C, KH, KW)")
-        if usesPackedFilters(kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
-                             product: product) {
-            return forward(input, filters: PackedFilters(weight: weight, bias: bias), stride: stride, padding: padding, relu: relu)
+        if let layout = filterLayout(kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
+                                     product: product) {
+            return forward(input, filters: PackedFilters(weight: weight, bias: bias, layout: layout),
+                           stride: stride, padding: padding, relu: relu)
         }
         let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3])
         let biasValues = bias?.values
@@ -48,6 +53,10 @@ public enum Conv2D {
     /// their bias; the same output as `forward(_:weight:bias:...)` up to rounding.
     public static func forward(_ input: Tensor, filters: PackedFilters, stride: Int = 1, padding: Int = 0,
                                relu: Bool = false) -> Tensor {
+        if filters.layout == .winograd {
+            precondition(stride == 1 && padding == 1, "conv2d: Winograd's filters need stride 1 and padding 1")
+            return winograd(input, filters: filters, relu: relu)
+        }
         let (m, k) = (filters.shape[0], filters.shape[1] * filters.shape[2] * filters.shape[3])
         return forward(input, shape: filters.shape, stride: stride, padding: padding, relu: relu, strips: true) { b, ldb, n, out, ldc in
             foveal_gemm_packed(filters.panels, b, ldb, m, n, k, out, ldc, filters.bias, relu ? 1 : 0, 1)
@@ -107,6 +116,58 @@ public enum Conv2D {
         return output
     }
 
+    /// A 3x3, stride-1, padding-1 convolution by Winograd's F(2x2, 3x3) (CKernels/winograd.h).
+    /// Each worker takes a block of tile rows (2 output rows each) of one image: it transforms
+    /// them into its own buffers, multiplies and writes the block's output, as im2col's blocks do.
+    private static func winograd(_ input: Tensor, filters: PackedFilters, relu: Bool) -> Tensor {
+        precondition(input.shape.count == 4 && input.shape[1] == filters.shape[1],
+                     "conv2d: input \(input.shape) does not fit weight \(filters.shape)")
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let m = filters.shape[0]
+        var output = Tensor(uninitialized: [n, m, h, w])
+        guard n > 0 && h > 0 && w > 0 else { return output }
+        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2
+        let rows = winogradRowsPerBlock(tilesH: tilesH, tilesW: tilesW, channels: c, filters: m)
+        let blocks = (tilesH + rows - 1) / rows
+        let ldv = PackedFilters.rowStride(foveal_winograd_block_columns(rows, tilesW))
+        let (vCount, mCount) = (16 * foveal_winograd_plane(c, ldv), 16 * foveal_winograd_plane(m, ldv))
+        let splitCount = 8 * (tilesW + 9)
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                let (xs, ys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(y.baseAddress!))
+                parallelFor(n * blocks) { task in
+                    let b = task / blocks, ty0 = task % blocks * rows
+                    let raw = UnsafeMutableRawPointer.allocate(byteCount: (vCount + mCount + splitCount) * 4, alignment: 64)
+                    defer { raw.deallocate() }
+                    let v = raw.bindMemory(to: Float.self, capacity: vCount + mCount + splitCount)
+                    foveal_winograd_block(xs.value + b * c * h * w, c, h, w, filters.panels, m, filters.bias, relu ? 1 : 0,
+                                          ty0, min(tilesH, ty0 + rows), v, v + vCount, ldv, v + vCount + mCount,
+                                          ys.value + b * m * h * w)
+                }
+            }
+        }
+        return output
+    }
+
+    /// Tile rows a Winograd block takes. The kernel multiplies whole strips of 16 tiles and reads
+    /// all 16 transformed filters once a block, so blocks should fill their last strip and be few,
+    /// but enough for every worker and small enough for L2 (1 MB for the block's V and M). Each
+    /// choice is costed as the blocks a worker runs times the block's columns, plus the filters'
+    /// read, about as long as 4 columns' products. At 57x57 that is 1 row (29 tiles), at 29x29
+    /// 2 (30), at 13x13 2 (14, a strip's worth).
+    static func winogradRowsPerBlock(tilesH: Int, tilesW: Int, channels c: Int, filters m: Int) -> Int {
+        var best = (rows: 1, cost: Int.max)
+        for rows in 1...tilesH {
+            let ldv = PackedFilters.rowStride(foveal_winograd_block_columns(rows, tilesW))
+            if rows > 1 && 16 * (c + m) * ldv * 4 > 1 << 20 { break }
+            let blocks = (tilesH + rows - 1) / rows
+            let perWorker = (blocks + Engine.threads - 1) / Engine.threads
+            let cost = perWorker * ((rows * tilesW + 15) / 16 * 16 + 4)
+            if cost < best.cost { best = (rows, cost) }
+        }
+        return best.rows
+    }
+
     /// Adds each row's bias to a block of `rows` rows (`stride` apart), then the ReLU if asked.
     private static func addBias(_ bias: [Float]?, relu: Bool, rows: Int, columns: Int, _ out: UnsafeMutablePointer<Float>,
                                 _ stride: Int) {
@@ -125,20 +186,41 @@ public enum Conv2D {
 /// 6 filters, with their bias: one pass over the weights, which a layer pays once per change of its
 /// weights instead of once per frame (`foveal_pack_filters`).
 public final class PackedFilters: @unchecked Sendable {
+    /// What the panels hold.
+    public enum Layout: Sendable {
+        /// The filters as rows of M x (C*KH*KW), for the unfolded input.
+        case unfolded
+        /// 3x3 filters transformed for Winograd's F(2x2, 3x3): 16 matrices of M x C
+        /// (`foveal_winograd_pack_filters`).
+        case winograd
+    }
+
     /// The weight's shape (M, C, KH, KW).
     public let shape: [Int]
+    public let layout: Layout
     let panels: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>?
 
-    public init(weight: Tensor, bias: Tensor?) {
+    public init(weight: Tensor, bias: Tensor?, layout: Layout = .unfolded) {
         precondition(weight.shape.count == 4 && (bias == nil || bias!.count == weight.shape[0]),
                      "packed filters: weight \(weight.shape), bias \(bias?.shape ?? [])")
+        precondition(layout == .unfolded || (weight.shape[2] == 3 && weight.shape[3] == 3),
+                     "packed filters: Winograd's F(2x2, 3x3) needs 3x3 filters, not \(weight.shape)")
         shape = weight.shape
-        let (m, k) = (shape[0], shape[1] * shape[2] * shape[3])
-        let count = foveal_packed_filters_count(m, k)
+        self.layout = layout
+        let (m, c, k) = (shape[0], shape[1], shape[1] * shape[2] * shape[3])
+        let count = layout == .winograd ? foveal_winograd_filters_count(m, c) : foveal_packed_filters_count(m, k)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: max(1, count))
-        weight.withUnsafeBufferPointer { foveal_pack_filters($0.baseAddress!, m, k, k, panels) }
+        weight.withUnsafeBufferPointer { wt in
+            switch layout {
+            case .unfolded: foveal_pack_filters(wt.baseAddress!, m, k, k, panels)
+            case .winograd:
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, m * c)) { scratch in
+                    foveal_winograd_pack_filters(wt.baseAddress!, m, c, panels, scratch.baseAddress!)
+                }
+            }
+        }
         self.panels = panels
         self.bias = bias.map { b in
             let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m))

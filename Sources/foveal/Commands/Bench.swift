@@ -58,7 +58,7 @@ extension Foveal {
         @Option(help: "Average each frame's answer with its mirror image's (default: as the weight file says; a --config model: off).")
         var mirrorAverage: Switch?
 
-        @Option(help: "The convolutions' matrix product: Foveal's packed kernel (the default where the processor has AVX2 and FMA) or OpenBLAS.")
+        @Option(help: "The convolutions' matrix product: Foveal's packed kernel with Winograd's F(2x2, 3x3) for 3x3 stride-1 layers (the default where the processor has AVX2 and FMA), the packed kernel alone, or OpenBLAS.")
         var convProduct: ConvolutionProduct?
 
         func validate() throws {
@@ -71,8 +71,8 @@ extension Foveal {
                 throw ValidationError("--batch must be 1-256 and --iterations 1-1000000")
             }
             if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1-1024") }
-            if convProduct == .packed && !ProcessorFeatures.avx2FMA {
-                throw ValidationError("--conv-product packed needs AVX2 and FMA, which this processor lacks")
+            if let convProduct, convProduct != .openBLAS && !ProcessorFeatures.avx2FMA {
+                throw ValidationError("--conv-product \(convProduct.rawValue) needs AVX2 and FMA, which this processor lacks")
             }
         }
 
