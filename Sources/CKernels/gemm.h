@@ -106,14 +106,13 @@ static inline void foveal_gemm_tile_avx2(long kc, const float *restrict a, const
 }
 #endif
 
-/// C (m x n, rows `ldc` apart) = A B + bias, then ReLU if `relu`: A packed by `foveal_pack_filters`,
-/// B row-major (k x n, rows `ldb` apart, ldb at least n rounded up to 16, the padding finite),
-/// bias (m floats) or NULL. AVX2 and FMA when `avx2_fma`, which only foveal_has_avx2_fma() may say.
-static inline void foveal_gemm_packed(const float *restrict packed, const float *restrict b, long ldb,
-                                      long m, long n, long k, float *restrict c, long ldc,
-                                      const float *restrict bias, int relu, int avx2_fma) {
-    for (long k0 = 0; k0 < k; k0 += FOVEAL_GEMM_KC) {
-        long kc = k - k0 < FOVEAL_GEMM_KC ? k - k0 : FOVEAL_GEMM_KC;
+/// `foveal_gemm_packed` in slabs of at most `slab` steps of k: each 16-column strip of B's slab
+/// stays in L1 while the filters' slab streams past it.
+static inline void foveal_gemm_packed_slabs(const float *restrict packed, const float *restrict b, long ldb,
+                                            long m, long n, long k, float *restrict c, long ldc,
+                                            const float *restrict bias, int relu, int avx2_fma, long slab) {
+    for (long k0 = 0; k0 < k; k0 += slab) {
+        long kc = k - k0 < slab ? k - k0 : slab;
         int first = k0 == 0, last = k0 + kc == k;
         for (long i0 = 0; i0 < m; i0 += FOVEAL_GEMM_MC) {
             long i1 = m - i0 < FOVEAL_GEMM_MC ? m : i0 + FOVEAL_GEMM_MC;
@@ -129,4 +128,13 @@ static inline void foveal_gemm_packed(const float *restrict packed, const float 
             }
         }
     }
+}
+
+/// C (m x n, rows `ldc` apart) = A B + bias, then ReLU if `relu`: A packed by `foveal_pack_filters`,
+/// B row-major (k x n, rows `ldb` apart, ldb at least n rounded up to 16, the padding finite),
+/// bias (m floats) or NULL. AVX2 and FMA when `avx2_fma`, which only foveal_has_avx2_fma() may say.
+static inline void foveal_gemm_packed(const float *restrict packed, const float *restrict b, long ldb,
+                                      long m, long n, long k, float *restrict c, long ldc,
+                                      const float *restrict bias, int relu, int avx2_fma) {
+    foveal_gemm_packed_slabs(packed, b, ldb, m, n, k, c, ldc, bias, relu, avx2_fma, FOVEAL_GEMM_KC);
 }

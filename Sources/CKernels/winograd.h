@@ -1,16 +1,18 @@
-// Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional
-// Neural Networks", CVPR 2016) for the 3x3, stride-1, padding-1 convolutions: each 2x2 block of
-// output (a tile) is Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, with d the 4x4 input patch under it. Summed over
-// the input channels, the elementwise products become 16 matrix products, one per point ξ of the
-// 4x4 transform: M[ξ] (K x tiles) = U[ξ] (K x C) V[ξ] (C x tiles). That is 16 multiply-adds per
-// tile and channel pair where the direct convolution needs 36: 2.25x fewer.
+// Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4 (Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", CVPR 2016), for the 3x3, stride-1, padding-1 convolutions: each
+// m x m block of output (a tile) is Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, with d the (m+2) x (m+2) input patch
+// under it. Summed over the input channels, the elementwise products become (m+2)² matrix
+// products, one per point ξ of the transform: M[ξ] (K x tiles) = U[ξ] (K x C) V[ξ] (C x tiles).
+// Per output pixel and channel pair that is 4 multiply-adds for F(2x2, 3x3) and 2.25 for F(4x4, 3x3),
+// where the direct convolution needs 9. F(4x4, 3x3)'s transforms have larger coefficients (up to 8),
+// so its sums carry about ten times F(2x2, 3x3)'s rounding: still near 1e-6 of the output's scale.
 //
 // U is made once per change of the weights and packed for the kernel of gemm.h. Per block of tile
 // rows, the input transform writes V laid out as that kernel's B (tiles along rows), the kernel
 // writes M, and the output transform adds the bias, applies the ReLU and writes the output. Both
 // transforms take eight neighbouring tiles of a row at a time, one to a vector lane: the input
-// rows are first split into their even and odd columns, so that each of a tile's four input
-// columns is one contiguous load.
+// rows are first split into m phases (column x goes to phase x mod m), so that each of a tile's
+// m+2 input columns is one contiguous load.
 #pragma once
 #include "gemm.h"
 
@@ -24,6 +26,8 @@
 typedef float foveal_v8 __attribute__((vector_size(32), aligned(4)));
 typedef int foveal_v8i __attribute__((vector_size(32), aligned(4)));
 
+#define FOVEAL_V8_AT(p) (*(foveal_v8 *)(p))
+
 /// max(v, 0) lane by lane; a NaN becomes 0, as gemm.h's stores make it.
 FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
 static inline foveal_v8 foveal_v8_relu(foveal_v8 v) {
@@ -31,159 +35,238 @@ static inline foveal_v8 foveal_v8_relu(foveal_v8 v) {
     return (foveal_v8)((foveal_v8i)v & keep);
 }
 
-/// Floats of the transformed, packed filters for K filters of C channels: 16 packed K x C matrices.
-static inline long foveal_winograd_filters_count(long k, long c) { return 16 * foveal_packed_filters_count(k, c); }
+/// The transform's points for output tiles of m x m: (m+2)².
+static inline int foveal_winograd_points(int m) { return (m + 2) * (m + 2); }
 
-/// U[ξ] = (G g Gᵀ)[ξ] for weights g (K, C, 3, 3), each of the 16 packed as gemm.h's A (K x C).
-/// Sums in double: the transform is exact up to the one rounding to float. `scratch`: K*C floats.
-static inline void foveal_winograd_pack_filters(const float *restrict g, long k, long c, float *restrict packed,
-                                                float *restrict scratch) {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    long plane = foveal_packed_filters_count(k, c);
-    for (int xi = 0; xi < 16; xi++) {
-        int i = xi / 4, j = xi % 4;
-        for (long f = 0; f < k * c; f++) {
-            const float *w = g + f * 9;
-            double s = 0;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) s += G[i][a] * w[a * 3 + b] * G[j][b];
-            scratch[f] = (float)s;
-        }
-        foveal_pack_filters(scratch, k, c, c, packed + xi * plane);
-    }
+/// Floats of the transformed, packed filters for K filters of C channels: one packed K x C
+/// matrix per point.
+static inline long foveal_winograd_filters_count(int m, long k, long c) {
+    return foveal_winograd_points(m) * foveal_packed_filters_count(k, c);
 }
 
-/// The columns a block of `rows` tile rows of `tiles_w` tiles takes in V and M: the input transform
-/// writes the last row's lanes past its end, up to a whole vector.
+/// U[ξ] = (G g Gᵀ)[ξ] for weights g (K, C, 3, 3), each packed as gemm.h's A (K x C): panels of 6
+/// filters, zeros for the rows past K. In double, rounded once to float: training packs its
+/// filters on every step, so each filter is transformed once, as two small products.
+static inline void foveal_winograd_pack_filters(int m, const float *restrict g, long k, long c, float *restrict packed) {
+    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G4[6][3] = {{1. / 4, 0, 0},          {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                                    {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    int alpha = m + 2;
+    long plane = foveal_packed_filters_count(k, c);
+    for (long i = 0; i < alpha * alpha * plane; i++) packed[i] = 0;
+    for (long f = 0; f < k; f++)
+        for (long ch = 0; ch < c; ch++) {
+            const float *w = g + (f * c + ch) * 9;
+            double gw[6][3];  // G g
+            for (int i = 0; i < alpha; i++)
+                for (int b = 0; b < 3; b++) {
+                    double s = 0;
+                    for (int a = 0; a < 3; a++) s += (m == 2 ? G2[i][a] : G4[i][a]) * w[a * 3 + b];
+                    gw[i][b] = s;
+                }
+            float *dst = packed + f / FOVEAL_GEMM_MR * FOVEAL_GEMM_MR * c + ch * FOVEAL_GEMM_MR + f % FOVEAL_GEMM_MR;
+            for (int i = 0; i < alpha; i++)
+                for (int j = 0; j < alpha; j++) {
+                    double s = 0;
+                    for (int b = 0; b < 3; b++) s += gw[i][b] * (m == 2 ? G2[j][b] : G4[j][b]);
+                    dst[(i * alpha + j) * plane] = (float)s;
+                }
+        }
+}
+
+/// The columns the transforms touch for a block of `rows` tile rows of `tiles_w` tiles: a row's
+/// last vector runs past its last tile, by up to 7 lanes. Past the block's last tile those lanes
+/// land in the row's padding, or in the next row's first columns, which that row's own transform
+/// overwrites later (channels are taken in order), or, after the last row, in the plane's padding.
 static inline long foveal_winograd_block_columns(long rows, long tiles_w) {
     return (rows - 1) * tiles_w + (tiles_w + 7) / 8 * 8;
 }
 
-/// How far apart the 16 planes of V (or M) lie, for `rows` rows `ld` apart: a cache line more than
-/// they take, so that the transforms' 16 streams fall in different L1 sets. (With C = 64 and
-/// ldv = 48 the planes were exactly 12 KB apart, on the same sets, and the input transform took
-/// four times as long.)
+/// How far apart the planes of V (or M) lie, for `rows` rows `ld` apart: a cache line more than
+/// they take, so that the transforms' streams, one per point, fall in different L1 sets (with
+/// C = 64 and ldv = 48 the planes were exactly 12 KB apart, on the same sets, and the input
+/// transform took four times as long), and the last row's overrun has room.
 static inline long foveal_winograd_plane(long rows, long ld) { return rows * ld + 16; }
 
-/// Splits input row `iy` of a `w`-wide plane, zero-padded by one column each side (P[j] = x[j-1]),
-/// into its even columns (even[t] = P[2t]) and odd ones (odd[t] = P[2t+1]), t = 0 ..< `count`;
-/// zeros for a row outside the plane (iy < 0 or iy >= h).
-FOVEAL_WINOGRAD_TARGET
-static inline void foveal_winograd_split_row(const float *restrict plane, long h, long w, long iy, long count,
-                                             float *restrict even, float *restrict odd) {
+/// Floats the input transform's split rows take: m+2 rows of m phases (`foveal_winograd_split_row`).
+static inline long foveal_winograd_split_count(int m, long tiles_w) {
+    return (long)(m + 2) * m * ((tiles_w + 7) / 8 * 8 + 1);
+}
+
+/// Splits input row `iy` of a `w`-wide plane, zero-padded by one column on the left (P[j] = x[j-1],
+/// 0 outside), into m phases: q[p * count + t] = P[m t + p], t = 0 ..< `count`. Zeros for a row
+/// outside the plane (iy < 0 or iy >= h).
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_split_row(int m, const float *restrict plane, long h, long w, long iy, long count,
+                                             float *restrict q) {
     if (iy < 0 || iy >= h) {
-        for (long t = 0; t < count; t++) even[t] = odd[t] = 0;
+        for (long t = 0; t < m * count; t++) q[t] = 0;
         return;
     }
     const float *x = plane + iy * w;
-    long t = 0;
-    even[0] = 0;
-    odd[0] = w > 0 ? x[0] : 0;
-    t = 1;
-    // even[t..t+7] = x[2t-1], x[2t+1], ...; odd[t..t+7] = x[2t], x[2t+2], ...: x[2t-1 ... 2t+14].
-    for (; 2 * t + 14 < w; t += 8) {
-        foveal_v8 a = *(const foveal_v8 *)(x + 2 * t - 1), b = *(const foveal_v8 *)(x + 2 * t + 7);
-        *(foveal_v8 *)(even + t) = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-        *(foveal_v8 *)(odd + t) = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+    long t = 1;
+    // Lane l of phase p takes x[m(t+l) + p - 1]: 8m floats from x[mt-1], inside the row.
+    if (m == 2) {
+        for (; 2 * t + 14 < w && t + 8 <= count; t += 8) {
+            foveal_v8 a = FOVEAL_V8_AT(x + 2 * t - 1), b = FOVEAL_V8_AT(x + 2 * t + 7);
+            FOVEAL_V8_AT(q + t) = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            FOVEAL_V8_AT(q + count + t) = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+        }
+    } else {
+        for (; 4 * t + 30 < w && t + 8 <= count; t += 8) {
+            const float *s = x + 4 * t - 1;
+            foveal_v8 a = FOVEAL_V8_AT(s), b = FOVEAL_V8_AT(s + 8), c = FOVEAL_V8_AT(s + 16), d = FOVEAL_V8_AT(s + 24);
+            foveal_v8 e0 = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            foveal_v8 o0 = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+            foveal_v8 e1 = __builtin_shufflevector(c, d, 0, 2, 4, 6, 8, 10, 12, 14);
+            foveal_v8 o1 = __builtin_shufflevector(c, d, 1, 3, 5, 7, 9, 11, 13, 15);
+            FOVEAL_V8_AT(q + t) = __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14);
+            FOVEAL_V8_AT(q + 2 * count + t) = __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15);
+            FOVEAL_V8_AT(q + count + t) = __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14);
+            FOVEAL_V8_AT(q + 3 * count + t) = __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15);
+        }
     }
-    for (; t < count; t++) {
-        even[t] = 2 * t - 1 < w ? x[2 * t - 1] : 0;
-        odd[t] = 2 * t < w ? x[2 * t] : 0;
+    for (int p = 0; p < m; p++) {  // t = 0 with the padding column, and what the vectors left
+        q[p * count] = p >= 1 && p - 1 < w ? x[p - 1] : 0;
+        for (long u = t; u < count; u++) {
+            long xi = m * u + p - 1;
+            q[p * count + u] = xi < w ? x[xi] : 0;
+        }
     }
 }
 
+/// Bᵀ d for F(2x2, 3x3), Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_bt2(const foveal_v8 d[4], foveal_v8 r[4]) {
+    r[0] = d[0] - d[2]; r[1] = d[1] + d[2]; r[2] = d[2] - d[1]; r[3] = d[1] - d[3];
+}
+
+/// Bᵀ d for F(4x4, 3x3), Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+/// 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_bt4(const foveal_v8 d[6], foveal_v8 r[6]) {
+    const foveal_v8 four = {4, 4, 4, 4, 4, 4, 4, 4}, five = {5, 5, 5, 5, 5, 5, 5, 5}, two = {2, 2, 2, 2, 2, 2, 2, 2};
+    foveal_v8 a = d[4] - d[2], b = d[3] - d[1];
+    r[0] = four * d[0] - five * d[2] + d[4];
+    r[1] = d[3] + d[4] - four * (d[1] + d[2]);
+    r[2] = d[4] - d[3] + four * (d[1] - d[2]);
+    r[3] = a + two * b;
+    r[4] = a - two * b;
+    r[5] = four * d[1] - five * d[3] + d[5];
+}
+
+/// Aᵀ v for F(2x2, 3x3), Aᵀ = [1 1 1 0; 0 1 -1 -1].
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_at2(const foveal_v8 v[4], foveal_v8 r[2]) {
+    r[0] = v[0] + v[1] + v[2]; r[1] = v[1] - v[2] - v[3];
+}
+
+/// Aᵀ v for F(4x4, 3x3), Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_at4(const foveal_v8 v[6], foveal_v8 r[4]) {
+    const foveal_v8 two = {2, 2, 2, 2, 2, 2, 2, 2}, four = {4, 4, 4, 4, 4, 4, 4, 4}, eight = {8, 8, 8, 8, 8, 8, 8, 8};
+    foveal_v8 s12 = v[1] + v[2], d12 = v[1] - v[2], s34 = v[3] + v[4], d34 = v[3] - v[4];
+    r[0] = v[0] + s12 + s34;
+    r[1] = d12 + two * d34;
+    r[2] = s12 + four * s34;
+    r[3] = d12 + eight * d34 + v[5];
+}
+
 /// V for tile rows `ty0 ..< ty1` of one image (C, H, W): V[ξ] holds C rows, `ldv` apart, of one
-/// column per tile (row by row); the planes are `foveal_winograd_plane(C, ldv)` apart. `split`: 8 * (tiles_w + 9) floats.
-FOVEAL_WINOGRAD_TARGET
-static inline void foveal_winograd_input(const float *restrict image, long c, long h, long w, long ty0, long ty1,
+/// column per tile (row by row); the planes are `foveal_winograd_plane(C, ldv)` apart. `split`:
+/// `foveal_winograd_split_count(m, tiles_w)` floats.
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_input(int m, const float *restrict image, long c, long h, long w, long ty0, long ty1,
                                          float *restrict v, long ldv, float *restrict split) {
-    // The last vector of a row reads even and odd columns up to the whole vector's tile + 1.
-    long tw = (w + 1) / 2, len = (tw + 7) / 8 * 8 + 1, plane = foveal_winograd_plane(c, ldv);
-    // Four input rows a tile row, each as even and odd columns; a tile row shares two with the next.
-    float *ev[4], *od[4];
-    for (int r = 0; r < 4; r++) { ev[r] = split + 2 * r * len; od[r] = ev[r] + len; }
+    int alpha = m + 2;
+    long tw = (w + m - 1) / m, len = (tw + 7) / 8 * 8 + 1, plane = foveal_winograd_plane(c, ldv);
+    // alpha input rows a tile row, each split into m phases; a tile row shares two with the next.
+    float *rows[6];
+    for (int r = 0; r < alpha; r++) rows[r] = split + r * m * len;
     for (long ch = 0; ch < c; ch++) {
         const float *x = image + ch * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
-            int fresh = ty == ty0 ? 0 : 2;
-            if (fresh == 2) {  // rows 2ty-1 and 2ty were the last tile row's third and fourth
-                float *e0 = ev[0], *o0 = od[0], *e1 = ev[1], *o1 = od[1];
-                ev[0] = ev[2]; od[0] = od[2]; ev[1] = ev[3]; od[1] = od[3];
-                ev[2] = e0; od[2] = o0; ev[3] = e1; od[3] = o1;
+            int fresh = 0;
+            if (ty > ty0) {  // the last tile row's rows m and m+1 are this one's 0 and 1
+                float *old[6];
+                for (int r = 0; r < alpha; r++) old[r] = rows[r];
+                rows[0] = old[m]; rows[1] = old[m + 1];
+                for (int r = 0; r < m; r++) rows[2 + r] = old[r];
+                fresh = 2;
             }
-            for (int r = fresh; r < 4; r++) foveal_winograd_split_row(x, h, w, 2 * ty - 1 + r, len, ev[r], od[r]);
+            for (int r = fresh; r < alpha; r++) foveal_winograd_split_row(m, x, h, w, m * ty - 1 + r, len, rows[r]);
             float *dst = v + ch * ldv + (ty - ty0) * tw;
             for (long t = 0; t < tw; t += 8) {
-                // Bᵀ d B with Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: first along each row...
-                foveal_v8 s[4][4];
-                for (int r = 0; r < 4; r++) {
-                    foveal_v8 d0 = *(const foveal_v8 *)(ev[r] + t), d1 = *(const foveal_v8 *)(od[r] + t);
-                    foveal_v8 d2 = *(const foveal_v8 *)(ev[r] + t + 1), d3 = *(const foveal_v8 *)(od[r] + t + 1);
-                    s[r][0] = d0 - d2; s[r][1] = d1 + d2; s[r][2] = d2 - d1; s[r][3] = d1 - d3;
+                // Column j of row r: phase j mod m, tile t + j / m. Bᵀ along each row, then down each column.
+                foveal_v8 s[6][6], d[6], col[6], out[6];
+                for (int r = 0; r < alpha; r++) {
+                    for (int j = 0; j < alpha; j++) d[j] = FOVEAL_V8_AT(rows[r] + (j % m) * len + t + j / m);
+                    if (m == 2) foveal_winograd_bt2(d, s[r]); else foveal_winograd_bt4(d, s[r]);
                 }
-                // ...then down each column.
-                for (int j = 0; j < 4; j++) {
-                    *(foveal_v8 *)(dst + (0 * 4 + j) * plane + t) = s[0][j] - s[2][j];
-                    *(foveal_v8 *)(dst + (1 * 4 + j) * plane + t) = s[1][j] + s[2][j];
-                    *(foveal_v8 *)(dst + (2 * 4 + j) * plane + t) = s[2][j] - s[1][j];
-                    *(foveal_v8 *)(dst + (3 * 4 + j) * plane + t) = s[1][j] - s[3][j];
+                for (int j = 0; j < alpha; j++) {
+                    for (int r = 0; r < alpha; r++) col[r] = s[r][j];
+                    if (m == 2) foveal_winograd_bt2(col, out); else foveal_winograd_bt4(col, out);
+                    for (int i = 0; i < alpha; i++) FOVEAL_V8_AT(dst + (i * alpha + j) * plane + t) = out[i];
                 }
             }
         }
     }
 }
 
-/// The output of filters `k0 ..< k1` for tile rows `ty0 ..< ty1` from M (as V: one plane of K rows,
-/// `ldm` apart, per ξ, planes `foveal_winograd_plane(K, ldm)` apart): Aᵀ M A with Aᵀ = [1 1 1 0; 0 1 -1 -1], plus the
-/// filter's bias (or none), then the ReLU if `relu`, into `out` (K, H, W).
-FOVEAL_WINOGRAD_TARGET
-static inline void foveal_winograd_output(const float *restrict m, long kk, long ldm, long k0, long k1, long h, long w,
-                                          long ty0, long ty1, const float *restrict bias, int relu,
+/// The output of filters `k0 ..< k1` for tile rows `ty0 ..< ty1` from M (laid out as V: one plane
+/// of K rows, `ldm` apart, per point, planes `foveal_winograd_plane(K, ldm)` apart): Aᵀ M A, plus
+/// the filter's bias (or none), then the ReLU if `relu`, into `out` (K, H, W).
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_output(int m, const float *restrict mm, long kk, long ldm, long k0, long k1, long h,
+                                          long w, long ty0, long ty1, const float *restrict bias, int relu,
                                           float *restrict out) {
-    long tw = (w + 1) / 2, plane = foveal_winograd_plane(kk, ldm);
+    int alpha = m + 2;
+    long tw = (w + m - 1) / m, plane = foveal_winograd_plane(kk, ldm);
     for (long f = k0; f < k1; f++) {
         float b = bias ? bias[f] : 0;
         foveal_v8 bv = {b, b, b, b, b, b, b, b};
         for (long ty = ty0; ty < ty1; ty++) {
-            const float *src = m + f * ldm + (ty - ty0) * tw;
-            float *row0 = out + (f * h + 2 * ty) * w, *row1 = row0 + w;
-            int second = 2 * ty + 1 < h;
+            const float *src = mm + f * ldm + (ty - ty0) * tw;
             for (long t = 0; t < tw; t += 8) {
-                foveal_v8 a[2][4];
-                for (int j = 0; j < 4; j++) {
-                    foveal_v8 m0 = *(const foveal_v8 *)(src + (0 * 4 + j) * plane + t);
-                    foveal_v8 m1 = *(const foveal_v8 *)(src + (1 * 4 + j) * plane + t);
-                    foveal_v8 m2 = *(const foveal_v8 *)(src + (2 * 4 + j) * plane + t);
-                    foveal_v8 m3 = *(const foveal_v8 *)(src + (3 * 4 + j) * plane + t);
-                    a[0][j] = m0 + m1 + m2;
-                    a[1][j] = m1 - m2 - m3;
+                // Aᵀ down each column, then along each row: y[i][j], output row m ty + i, column m(t+l) + j.
+                foveal_v8 a[4][6], v[6], y[4][4];
+                for (int j = 0; j < alpha; j++) {
+                    for (int r = 0; r < alpha; r++) v[r] = FOVEAL_V8_AT(src + (r * alpha + j) * plane + t);
+                    foveal_v8 o[4];
+                    if (m == 2) foveal_winograd_at2(v, o); else foveal_winograd_at4(v, o);
+                    for (int i = 0; i < m; i++) a[i][j] = o[i];
                 }
-                foveal_v8 y[2][2];
-                for (int i = 0; i < 2; i++) {
-                    y[i][0] = a[i][0] + a[i][1] + a[i][2] + bv;
-                    y[i][1] = a[i][1] - a[i][2] - a[i][3] + bv;
-                    if (relu) { y[i][0] = foveal_v8_relu(y[i][0]); y[i][1] = foveal_v8_relu(y[i][1]); }
-                }
-                // Tile t+l's two columns are output columns 2(t+l) and 2(t+l)+1: interleave.
-                foveal_v8 r[2][2];
-                for (int i = 0; i < 2; i++) {
-                    r[i][0] = __builtin_shufflevector(y[i][0], y[i][1], 0, 8, 1, 9, 2, 10, 3, 11);
-                    r[i][1] = __builtin_shufflevector(y[i][0], y[i][1], 4, 12, 5, 13, 6, 14, 7, 15);
-                }
-                long x0 = 2 * t;
-                if (x0 + 16 <= w) {
-                    *(foveal_v8 *)(row0 + x0) = r[0][0];
-                    *(foveal_v8 *)(row0 + x0 + 8) = r[0][1];
-                    if (second) {
-                        *(foveal_v8 *)(row1 + x0) = r[1][0];
-                        *(foveal_v8 *)(row1 + x0 + 8) = r[1][1];
+                for (int i = 0; i < m; i++) {
+                    if (m == 2) foveal_winograd_at2(a[i], y[i]); else foveal_winograd_at4(a[i], y[i]);
+                    for (int j = 0; j < m; j++) {
+                        y[i][j] += bv;
+                        if (relu) y[i][j] = foveal_v8_relu(y[i][j]);
                     }
-                } else {
-                    float tmp[2][16];
-                    for (int i = 0; i < 2; i++) { *(foveal_v8 *)tmp[i] = r[i][0]; *(foveal_v8 *)(tmp[i] + 8) = r[i][1]; }
-                    for (long x = x0; x < w; x++) {
-                        row0[x] = tmp[0][x - x0];
-                        if (second) row1[x] = tmp[1][x - x0];
+                }
+                // Interleave each output row's m vectors: 8m consecutive floats from column m t.
+                long x0 = m * t;
+                for (int i = 0; i < m && m * ty + i < h; i++) {
+                    float *row = out + (f * h + m * ty + i) * w;
+                    foveal_v8 r[4];
+                    if (m == 2) {
+                        r[0] = __builtin_shufflevector(y[i][0], y[i][1], 0, 8, 1, 9, 2, 10, 3, 11);
+                        r[1] = __builtin_shufflevector(y[i][0], y[i][1], 4, 12, 5, 13, 6, 14, 7, 15);
+                    } else {
+                        foveal_v8 lo01 = __builtin_shufflevector(y[i][0], y[i][1], 0, 8, 1, 9, 2, 10, 3, 11);
+                        foveal_v8 hi01 = __builtin_shufflevector(y[i][0], y[i][1], 4, 12, 5, 13, 6, 14, 7, 15);
+                        foveal_v8 lo23 = __builtin_shufflevector(y[i][2], y[i][3], 0, 8, 1, 9, 2, 10, 3, 11);
+                        foveal_v8 hi23 = __builtin_shufflevector(y[i][2], y[i][3], 4, 12, 5, 13, 6, 14, 7, 15);
+                        r[0] = __builtin_shufflevector(lo01, lo23, 0, 1, 8, 9, 2, 3, 10, 11);
+                        r[1] = __builtin_shufflevector(lo01, lo23, 4, 5, 12, 13, 6, 7, 14, 15);
+                        r[2] = __builtin_shufflevector(hi01, hi23, 0, 1, 8, 9, 2, 3, 10, 11);
+                        r[3] = __builtin_shufflevector(hi01, hi23, 4, 5, 12, 13, 6, 7, 14, 15);
+                    }
+                    if (x0 + 8 * m <= w) {
+                        for (int q = 0; q < m; q++) FOVEAL_V8_AT(row + x0 + 8 * q) = r[q];
+                    } else {  // the row's last tiles overhang the output
+                        float tmp[32];
+                        for (int q = 0; q < m; q++) FOVEAL_V8_AT(tmp + 8 * q) = r[q];
+                        for (long x = x0; x < w; x++) row[x] = tmp[x - x0];
                     }
                 }
             }
@@ -191,27 +274,45 @@ static inline void foveal_winograd_output(const float *restrict m, long kk, long
     }
 }
 
-/// One block of tile rows `ty0 ..< ty1` of one image (C, H, W) into `out` (K, H, W): the input
-/// transform, the 16 products on the packed U (`foveal_winograd_pack_filters`), the output
-/// transform. `v` and `m`: 16 planes (`foveal_winograd_plane`) of C and K rows, ldv at least
-/// `foveal_winograd_block_columns(ty1 - ty0, tiles_w)` rounded up to 16; `split` as for
-/// `foveal_winograd_input`. AVX2 and FMA: only where foveal_has_avx2_fma() said 1.
-FOVEAL_WINOGRAD_TARGET
-static inline void foveal_winograd_block(const float *restrict image, long c, long h, long w, const float *restrict u,
-                                         long kk, const float *restrict bias, int relu, long ty0, long ty1,
-                                         float *restrict v, float *restrict m, long ldv, float *restrict split,
-                                         float *restrict out) {
-    long tw = (w + 1) / 2, n = (ty1 - ty0) * tw;
-    foveal_winograd_input(image, c, h, w, ty0, ty1, v, ldv, split);
+/// `foveal_winograd_block` for one m.
+FOVEAL_WINOGRAD_TARGET __attribute__((always_inline))
+static inline void foveal_winograd_block_m(int m, const float *restrict image, long c, long h, long w,
+                                           const float *restrict u, long kk, long k0, long k1, const float *restrict bias,
+                                           int relu, long ty0, long ty1, float *restrict v, float *restrict mm, long ldv,
+                                           float *restrict split, float *restrict out) {
+    int points = foveal_winograd_points(m);
+    long tw = (w + m - 1) / m, n = (ty1 - ty0) * tw;
+    long vplane = foveal_winograd_plane(c, ldv), mplane = foveal_winograd_plane(kk, ldv);
+    foveal_winograd_input(m, image, c, h, w, ty0, ty1, v, ldv, split);
     // The kernel reads a partial strip's 16 columns whole: what lies past the tiles must be finite.
     long filled = foveal_winograd_block_columns(ty1 - ty0, tw), strip_end = (n + 15) / 16 * 16;
-    long vplane = foveal_winograd_plane(c, ldv), mplane = foveal_winograd_plane(kk, ldv);
-    if (strip_end > filled)
-        for (int xi = 0; xi < 16; xi++)
-            for (long r = 0; r < c; r++)
-                for (long j = filled; j < strip_end; j++) v[xi * vplane + r * ldv + j] = 0;
-    long uplane = foveal_packed_filters_count(kk, c);
-    for (int xi = 0; xi < 16; xi++)
-        foveal_gemm_packed(u + xi * uplane, v + xi * vplane, ldv, kk, n, c, m + xi * mplane, ldv, 0, 0, 1);
-    foveal_winograd_output(m, kk, ldv, 0, kk, h, w, ty0, ty1, bias, relu, out);
+    for (int xi = 0; xi < points && strip_end > filled; xi++)
+        for (long r = 0; r < c; r++)
+            for (long j = filled; j < strip_end; j++) v[xi * vplane + r * ldv + j] = 0;
+    // One slab of all C steps when the block is a single strip: that strip of V (C rows of 64
+    // bytes) stays in L1 anyway, and U is then read in one pass. In slabs of 256, a 384-channel
+    // layer read each panel of U in two pieces, a pass apart, and took 2.5x as long (U, read once a
+    // frame, comes from memory).
+    long uplane = foveal_packed_filters_count(kk, c), slab = n <= 16 ? c : FOVEAL_GEMM_KC;
+    for (int xi = 0; xi < points; xi++)
+        foveal_gemm_packed_slabs(u + xi * uplane + k0 * c, v + xi * vplane, ldv, k1 - k0, n, c,
+                                 mm + xi * mplane + k0 * ldv, ldv, 0, 0, 1, slab);
+    foveal_winograd_output(m, mm, kk, ldv, k0, k1, h, w, ty0, ty1, bias, relu, out);
+}
+
+/// Filters `k0 ..< k1` (k0 a multiple of 6, gemm.h's panel) for tile rows `ty0 ..< ty1` of one
+/// image (C, H, W) into `out` (K, H, W), with output tiles of m x m (2 or 4): the input transform,
+/// one product per point on the packed U (`foveal_winograd_pack_filters`), the output transform.
+/// `v` and `mm`: (m+2)² planes (`foveal_winograd_plane`) of C and K rows, ldv at least the
+/// block's tiles rounded up to 16; `split`:
+/// `foveal_winograd_split_count(m, tiles_w)` floats. AVX2 and FMA: only where
+/// foveal_has_avx2_fma() said 1. (Each m gets its own copy of the loops, its divisions by m and
+/// unrolled transforms resolved when compiled.)
+FOVEAL_WINOGRAD_TARGET
+static inline void foveal_winograd_block(int m, const float *restrict image, long c, long h, long w,
+                                         const float *restrict u, long kk, long k0, long k1, const float *restrict bias,
+                                         int relu, long ty0, long ty1, float *restrict v, float *restrict mm, long ldv,
+                                         float *restrict split, float *restrict out) {
+    if (m == 2) foveal_winograd_block_m(2, image, c, h, w, u, kk, k0, k1, bias, relu, ty0, ty1, v, mm, ldv, split, out);
+    else foveal_winograd_block_m(4, image, c, h, w, u, kk, k0, k1, bias, relu, ty0, ty1, v, mm, ldv, split, out);
 }

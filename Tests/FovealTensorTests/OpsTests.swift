@@ -70,7 +70,7 @@ import Testing
         (6, 7, 3, 1, 1, 13, 13),
     ]
 
-    /// Both matrix products where the processor runs both (the packed one needs AVX2 and FMA).
+    /// Every matrix product the processor runs (all but OpenBLAS's need AVX2 and FMA).
     static let products = ConvolutionProduct.allCases.filter { $0 == .openBLAS || ProcessorFeatures.avx2FMA }
 
     @Test(arguments: 0..<17, [1, 2]) func conv2d(_ i: Int, threads: Int) {
@@ -81,13 +81,48 @@ import Testing
         let x = randomTensor([2, c, h, w], seed: UInt64(i)), wt = randomTensor([m, c, k, k], seed: UInt64(i + 100))
         let b = randomTensor([m], seed: UInt64(i + 200))
         let naive = Naive.conv2d(x, wt, b, stride: s, padding: p)
+        // Winograd's F(4x4, 3x3) rounds to about 1e-5 of the output's scale (its transforms'
+        // coefficients reach 8); the direct products to about 1e-6. A wrong tap or tile is off by O(1).
+        let scale = max(1, naive.values.map(abs).max() ?? 0)
         for product in Self.products {
+            let tolerance: Float = product == .winograd ? 2e-5 * scale : 1e-5
             let fast = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, product: product)
-            expectClose(fast, naive, 1e-5)
+            expectClose(fast, naive, tolerance)
             let fused = Conv2D.forward(x, weight: wt, bias: b, stride: s, padding: p, relu: true, product: product)
-            expectClose(fused, Elementwise.relu(naive), 1e-5)
+            expectClose(fused, Elementwise.relu(naive), tolerance)
             #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p, product: product),
-                             Naive.conv2d(x, wt, nil, stride: s, padding: p)) < 1e-5, "\(product)")
+                             Naive.conv2d(x, wt, nil, stride: s, padding: p)) < tolerance, "\(product)")
+        }
+    }
+
+    /// Winograd's kernel itself, F(2x2, 3x3) and F(4x4, 3x3), against the textbook sum: blocks of
+    /// one and several tile rows, filter ranges on panels of 6 and a last one cut short, odd sizes
+    /// whose last tiles overhang the output, a 1x1 image. Its buffers and output start as NaN: every
+    /// column the product reads must be written or zeroed, every output written.
+    @Test(arguments: [(3, 13, 17, 33, 3, 6), (5, 12, 9, 30, 1, 12), (40, 8, 11, 9, 2, 6), (2, 7, 1, 1, 1, 6)])
+    func winogradKernel(_ shape: (Int, Int, Int, Int, Int, Int)) {
+        guard ProcessorFeatures.avx2FMA else { return }
+        let (c, k, h, w, rows, range) = shape
+        let x = randomTensor([1, c, h, w], seed: 5), wt = randomTensor([k, c, 3, 3], seed: 6), b = randomTensor([k], seed: 7)
+        let naive = Naive.conv2d(x, wt, b, stride: 1, padding: 1)
+        let scale = max(1, naive.values.map(abs).max() ?? 0)
+        for m: Int32 in [2, 4] {
+            let tile = Int(m), points = Int(foveal_winograd_points(m))
+            let tilesH = (h + tile - 1) / tile, tilesW = (w + tile - 1) / tile, ldv = (rows * tilesW + 15) / 16 * 16
+            var packed = [Float](repeating: .nan, count: foveal_winograd_filters_count(m, k, c))
+            foveal_winograd_pack_filters(m, wt.values, k, c, &packed)
+            var v = [Float](repeating: .nan, count: points * foveal_winograd_plane(c, ldv))
+            var mm = [Float](repeating: .nan, count: points * foveal_winograd_plane(k, ldv))
+            var split = [Float](repeating: .nan, count: foveal_winograd_split_count(m, tilesW))
+            var out = [Float](repeating: .nan, count: k * h * w)
+            for ty0 in stride(from: 0, to: tilesH, by: rows) {
+                for k0 in stride(from: 0, to: k, by: range) {
+                    foveal_winograd_block(m, x.values, c, h, w, packed, k, k0, min(k, k0 + range), b.values, 0,
+                                          ty0, min(tilesH, ty0 + rows), &v, &mm, ldv, &split, &out)
+                }
+            }
+            let error = zip(out, naive.values).map { abs($0 - $1) }.max() ?? 0
+            #expect(error <= (m == 2 ? 1e-5 : 2e-5) * scale, "F(\(m)x\(m), 3x3) \(shape): \(error)")
         }
     }
 

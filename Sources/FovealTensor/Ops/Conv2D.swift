@@ -21,7 +21,7 @@ public enum Conv2D {
 
     /// How a convolution of this geometry lays out its filters with `product`: nil where it
     /// multiplies with OpenBLAS (that product, or a 1x1, stride-1, unpadded convolution, which
-    /// multiplies its input where it lies); transformed for Winograd's F(2x2, 3x3) where the
+    /// multiplies its input where it lies); transformed for Winograd's F(4x4, 3x3) where the
     /// product is `.winograd` and the convolution 3x3, stride 1, padding 1; else for im2col.
     public static func filterLayout(kernelH: Int, kernelW: Int, stride: Int, padding: Int,
                                     product: ConvolutionProduct = Engine.convolutionProduct) -> PackedFilters.Layout? {
@@ -116,56 +116,77 @@ public enum Conv2D {
         return output
     }
 
-    /// A 3x3, stride-1, padding-1 convolution by Winograd's F(2x2, 3x3) (CKernels/winograd.h).
-    /// Each worker takes a block of tile rows (2 output rows each) of one image: it transforms
-    /// them into its own buffers, multiplies and writes the block's output, as im2col's blocks do.
+    /// The output tile of the Winograd convolutions: F(4x4, 3x3), 2.25 multiply-adds per output
+    /// and channel pair against F(2x2, 3x3)'s 4 and the direct convolution's 9. On the paper
+    /// model's layers (one thread, Zen 4) F(4x4, 3x3) took 0.31-0.57 of the im2col product's time and
+    /// F(2x2, 3x3) 0.45-0.84.
+    static let winogradTile: Int32 = 4
+
+    /// A 3x3, stride-1, padding-1 convolution by Winograd's F(4x4, 3x3) (CKernels/winograd.h). Each
+    /// task takes a block of tile rows (4 output rows each) of one image, and a range of the
+    /// filters: it transforms the block's input into its own buffers, multiplies and writes the
+    /// block's output, as im2col's blocks do. The filters are split only where the blocks alone
+    /// would leave workers idle (a 13x13 layer is one block of 16 tiles).
     private static func winograd(_ input: Tensor, filters: PackedFilters, relu: Bool) -> Tensor {
         precondition(input.shape.count == 4 && input.shape[1] == filters.shape[1],
                      "conv2d: input \(input.shape) does not fit weight \(filters.shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let m = filters.shape[0]
+        let m = filters.shape[0], tile = Int(winogradTile), points = Int(foveal_winograd_points(winogradTile))
         var output = Tensor(uninitialized: [n, m, h, w])
         guard n > 0 && h > 0 && w > 0 else { return output }
-        let tilesH = (h + 1) / 2, tilesW = (w + 1) / 2
-        let rows = winogradRowsPerBlock(tilesH: tilesH, tilesW: tilesW, channels: c, filters: m)
-        let blocks = (tilesH + rows - 1) / rows
-        let ldv = PackedFilters.rowStride(foveal_winograd_block_columns(rows, tilesW))
-        let (vCount, mCount) = (16 * foveal_winograd_plane(c, ldv), 16 * foveal_winograd_plane(m, ldv))
-        let splitCount = 8 * (tilesW + 9)
+        let tilesH = (h + tile - 1) / tile, tilesW = (w + tile - 1) / tile
+        let plan = WinogradPlan(images: n, tilesH: tilesH, tilesW: tilesW, channels: c, filters: m)
+        let blocks = (tilesH + plan.rows - 1) / plan.rows
+        let ldv = PackedFilters.rowStride(plan.rows * tilesW)
+        let (vCount, mCount) = (points * foveal_winograd_plane(c, ldv), points * foveal_winograd_plane(m, ldv))
+        let splitCount = foveal_winograd_split_count(winogradTile, tilesW)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let (xs, ys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(y.baseAddress!))
-                parallelFor(n * blocks) { task in
-                    let b = task / blocks, ty0 = task % blocks * rows
+                parallelFor(n * blocks * plan.filterRanges) { task in
+                    let b = task / (blocks * plan.filterRanges), ty0 = task / plan.filterRanges % blocks * plan.rows
+                    let range = task % plan.filterRanges
+                    // Filter ranges start on gemm.h's panels of 6.
+                    let k0 = (m * range / plan.filterRanges) / 6 * 6
+                    let k1 = range + 1 == plan.filterRanges ? m : (m * (range + 1) / plan.filterRanges) / 6 * 6
+                    guard k1 > k0 else { return }
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: (vCount + mCount + splitCount) * 4, alignment: 64)
                     defer { raw.deallocate() }
                     let v = raw.bindMemory(to: Float.self, capacity: vCount + mCount + splitCount)
-                    foveal_winograd_block(xs.value + b * c * h * w, c, h, w, filters.panels, m, filters.bias, relu ? 1 : 0,
-                                          ty0, min(tilesH, ty0 + rows), v, v + vCount, ldv, v + vCount + mCount,
-                                          ys.value + b * m * h * w)
+                    foveal_winograd_block(winogradTile, xs.value + b * c * h * w, c, h, w, filters.panels, m, k0, k1,
+                                          filters.bias, relu ? 1 : 0, ty0, min(tilesH, ty0 + plan.rows),
+                                          v, v + vCount, ldv, v + vCount + mCount, ys.value + b * m * h * w)
                 }
             }
         }
         return output
     }
 
-    /// Tile rows a Winograd block takes. The kernel multiplies whole strips of 16 tiles and reads
-    /// all 16 transformed filters once a block, so blocks should fill their last strip and be few,
-    /// but enough for every worker and small enough for L2 (1 MB for the block's V and M). Each
-    /// choice is costed as the blocks a worker runs times the block's columns, plus the filters'
-    /// read, about as long as 4 columns' products. At 57x57 that is 1 row (29 tiles), at 29x29
-    /// 2 (30), at 13x13 2 (14, a strip's worth).
-    static func winogradRowsPerBlock(tilesH: Int, tilesW: Int, channels c: Int, filters m: Int) -> Int {
-        var best = (rows: 1, cost: Int.max)
-        for rows in 1...tilesH {
-            let ldv = PackedFilters.rowStride(foveal_winograd_block_columns(rows, tilesW))
-            if rows > 1 && 16 * (c + m) * ldv * 4 > 1 << 20 { break }
-            let blocks = (tilesH + rows - 1) / rows
-            let perWorker = (blocks + Engine.threads - 1) / Engine.threads
-            let cost = perWorker * ((rows * tilesW + 15) / 16 * 16 + 4)
-            if cost < best.cost { best = (rows, cost) }
+    /// How a Winograd convolution is cut into tasks: blocks of `rows` tile rows, each split into
+    /// `filterRanges` ranges of filters. The kernel multiplies whole strips of 16 tiles and reads
+    /// the transformed filters once a task, so blocks should fill their last strip and be few, but
+    /// enough for every worker, and their V and M should stay near L2 (2 MB at most). Each choice
+    /// is costed as the tasks a worker runs times a task's work: its filters times its columns
+    /// plus 4 (the filters' read), plus the input transform (about 6 filters' worth a column, done
+    /// once per task). At 57x57 (15 tiles a row) that is 2 rows a block; at 13x13, one block of 16
+    /// tiles split between the workers.
+    struct WinogradPlan {
+        var rows = 1, filterRanges = 1
+
+        init(images: Int, tilesH: Int, tilesW: Int, channels c: Int, filters m: Int) {
+            let points = Int(foveal_winograd_points(Conv2D.winogradTile))
+            var best = Int.max
+            for rows in 1...tilesH {
+                let ldv = PackedFilters.rowStride(rows * tilesW)
+                if rows > 1 && points * (c + m) * ldv * 4 > 2 << 20 { break }
+                let columns = (rows * tilesW + 15) / 16 * 16, blocks = (tilesH + rows - 1) / rows
+                for ranges in 1...max(1, min(Engine.threads * Engine.chunksPerWorker, m / 24)) {
+                    let tasks = images * blocks * ranges, perWorker = (tasks + Engine.threads - 1) / Engine.threads
+                    let cost = perWorker * ((m + ranges - 1) / ranges * (columns + 4) + 6 * columns)
+                    if cost < best { (best, self.rows, filterRanges) = (cost, rows, ranges) }
+                }
+            }
         }
-        return best.rows
     }
 
     /// Adds each row's bias to a block of `rows` rows (`stride` apart), then the ReLU if asked.
@@ -190,8 +211,8 @@ public final class PackedFilters: @unchecked Sendable {
     public enum Layout: Sendable {
         /// The filters as rows of M x (C*KH*KW), for the unfolded input.
         case unfolded
-        /// 3x3 filters transformed for Winograd's F(2x2, 3x3): 16 matrices of M x C
-        /// (`foveal_winograd_pack_filters`).
+        /// 3x3 filters transformed for Winograd's F(4x4, 3x3) (`Conv2D.winogradTile`): 36 matrices
+        /// of M x C (`foveal_winograd_pack_filters`).
         case winograd
     }
 
@@ -205,20 +226,18 @@ public final class PackedFilters: @unchecked Sendable {
         precondition(weight.shape.count == 4 && (bias == nil || bias!.count == weight.shape[0]),
                      "packed filters: weight \(weight.shape), bias \(bias?.shape ?? [])")
         precondition(layout == .unfolded || (weight.shape[2] == 3 && weight.shape[3] == 3),
-                     "packed filters: Winograd's F(2x2, 3x3) needs 3x3 filters, not \(weight.shape)")
+                     "packed filters: Winograd's F(4x4, 3x3) needs 3x3 filters, not \(weight.shape)")
         shape = weight.shape
         self.layout = layout
         let (m, c, k) = (shape[0], shape[1], shape[1] * shape[2] * shape[3])
-        let count = layout == .winograd ? foveal_winograd_filters_count(m, c) : foveal_packed_filters_count(m, k)
+        let count = layout == .winograd ? foveal_winograd_filters_count(Conv2D.winogradTile, m, c)
+            : foveal_packed_filters_count(m, k)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: max(1, count))
         weight.withUnsafeBufferPointer { wt in
             switch layout {
             case .unfolded: foveal_pack_filters(wt.baseAddress!, m, k, k, panels)
-            case .winograd:
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, m * c)) { scratch in
-                    foveal_winograd_pack_filters(wt.baseAddress!, m, c, panels, scratch.baseAddress!)
-                }
+            case .winograd: foveal_winograd_pack_filters(Conv2D.winogradTile, wt.baseAddress!, m, c, panels)
             }
         }
         self.panels = panels
