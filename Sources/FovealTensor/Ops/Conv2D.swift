@@ -168,8 +168,9 @@ public enum Conv2D {
     /// enough for every worker, and their V and M should stay near L2 (2 MB at most). Each choice
     /// is costed as the tasks a worker runs times a task's work: its filters times its columns
     /// plus 4 (the filters' read), plus the input transform (about 6 filters' worth a column, done
-    /// once per task). At 57x57 (15 tiles a row) that is 2 rows a block; at 13x13, one block of 16
-    /// tiles split between the workers.
+    /// once per task). On two workers, at 57x57 (15 tiles a row) that is blocks of 4 rows (60
+    /// tiles); at 29x29, two blocks of 32 tiles; at 13x13, one block of 16 tiles whose filters the
+    /// workers split.
     struct WinogradPlan {
         var rows = 1, filterRanges = 1
 
