@@ -118,8 +118,8 @@ public enum Conv2D {
 
     /// The output tile of the Winograd convolutions: F(4x4, 3x3), 2.25 multiply-adds per output
     /// and channel pair against F(2x2, 3x3)'s 4 and the direct convolution's 9. On the paper
-    /// model's layers (one thread, Zen 4) F(4x4, 3x3) took 0.31-0.57 of the im2col product's time and
-    /// F(2x2, 3x3) 0.45-0.84.
+    /// model's layers (`Benchmarks/winograd_layers.c`, one thread, Zen 4) F(4x4, 3x3) took 0.37-0.54
+    /// of the packed product's time without its unfolding, F(2x2, 3x3) 0.57-0.88.
     static let winogradTile: Int32 = 4
 
     /// A 3x3, stride-1, padding-1 convolution by Winograd's F(4x4, 3x3) (CKernels/winograd.h). Each
