@@ -5,7 +5,9 @@
 // products, one per point ξ of the transform: M[ξ] (K x tiles) = U[ξ] (K x C) V[ξ] (C x tiles).
 // Per output pixel and channel pair that is 4 multiply-adds for F(2x2, 3x3) and 2.25 for F(4x4, 3x3),
 // where the direct convolution needs 9. F(4x4, 3x3)'s transforms have larger coefficients (up to 8),
-// so its sums carry about ten times F(2x2, 3x3)'s rounding: still near 1e-6 of the output's scale.
+// so its sums carry about ten times F(2x2, 3x3)'s rounding: about 1e-5 of the output's scale.
+// Conv2D runs F(4x4, 3x3) (`Conv2D.winogradTile`); F(2x2, 3x3) is the accurate alternative that
+// Benchmarks/winograd_layers.c and the tests measure beside it.
 //
 // U is made once per change of the weights and packed for the kernel of gemm.h. Per block of tile
 // rows, the input transform writes V laid out as that kernel's B (tiles along rows), the kernel
