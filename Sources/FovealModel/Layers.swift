@@ -25,7 +25,7 @@ public struct Conv2dLayer: Sendable {
     public func forward(_ x: Tensor, relu: Bool = false, keep: Bool) -> (Tensor, Cache?) {
         // Inference packs the filters once per change of the weights; training, which changes them
         // every step, packs them per call.
-        if !keep, let filters = packed.filters(for: [weight, bias], stride: stride, padding: padding, make: { layout in
+        if !keep, let filters = packed.filters(for: [weight, bias], input: x, stride: stride, padding: padding, make: { layout in
             PackedFilters(weight: weight.value, bias: bias?.value, layout: layout)
         }) {
             return (Conv2D.forward(x, filters: filters, stride: stride, padding: padding, relu: relu), nil)
@@ -41,7 +41,7 @@ public struct Conv2dLayer: Sendable {
     /// same numbers up to rounding.
     public func callAsFunction(_ x: Tensor, normalizedBy bn: BatchNormLayer, relu: Bool = false) -> Tensor {
         let sources = [weight, bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar]
-        if let filters = packed.filters(for: sources, stride: stride, padding: padding, make: { layout in
+        if let filters = packed.filters(for: sources, input: x, stride: stride, padding: padding, make: { layout in
             let (folded, shifted) = fold(bn)
             return PackedFilters(weight: folded, bias: shifted, layout: layout)
         }) {
@@ -78,15 +78,16 @@ public struct Conv2dLayer: Sendable {
 }
 
 /// A convolution layer's packed filters, made again when any parameter they were made from has
-/// changed since (`Parameter.version`), or the layout the engine's product needs has. Nil where
+/// changed since (`Parameter.version`), or the layout the product and the input's size need has. Nil where
 /// the convolution does not run on packed filters (`Conv2D.filterLayout`). Safe to share between threads.
 final class PackedFilterCache: Sendable {
     private let entry = Mutex<(key: [Int], filters: PackedFilters)?>(nil)
 
-    func filters(for sources: [Parameter?], stride: Int, padding: Int,
+    func filters(for sources: [Parameter?], input: Tensor, stride: Int, padding: Int,
                  make: (PackedFilters.Layout) -> PackedFilters) -> PackedFilters? {
-        guard let shape = sources.first??.value.shape, shape.count == 4,
-              let layout = Conv2D.filterLayout(kernelH: shape[2], kernelW: shape[3], stride: stride, padding: padding)
+        guard let shape = sources.first??.value.shape, input.shape.count == 4,
+              let layout = Conv2D.filterLayout(shape: shape, stride: stride, padding: padding,
+                                               height: input.shape[2], width: input.shape[3])
         else { return nil }
         // The layer's parameters are constants of it: their versions alone say whether they changed.
         let key = sources.map { $0?.version ?? 0 } + [layout == .winograd ? 1 : 0]

@@ -92,6 +92,23 @@ import Testing
             expectClose(fused, Elementwise.relu(naive), tolerance)
             #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p, product: product),
                              Naive.conv2d(x, wt, nil, stride: s, padding: p)) < tolerance, "\(product)")
+            // Winograd also where the product would leave a layer this small to im2col (`winogradPays`).
+            if product == .winograd && k == 3 && s == 1 && p == 1 {
+                let filters = PackedFilters(weight: wt, bias: b, layout: .winograd)
+                expectClose(Conv2D.forward(x, filters: filters, stride: 1, padding: 1, relu: true), Elementwise.relu(naive),
+                            tolerance)
+            }
+        }
+    }
+
+    /// Where Winograd runs: every 3x3 stride-1 layer of the paper model, none of the shipped one's
+    /// (measured slower there), and no 1x1 image.
+    @Test func winogradRunsWhereItPays() {
+        for (c, size) in [(64, 57), (128, 29), (192, 13), (256, 13), (384, 13)] {
+            #expect(Conv2D.winogradPays(channels: c, height: size, width: size), "\(c) channels, \(size)x\(size)")
+        }
+        for (c, size) in [(16, 24), (32, 12), (48, 9), (64, 9), (64, 1)] {
+            #expect(!Conv2D.winogradPays(channels: c, height: size, width: size), "\(c) channels, \(size)x\(size)")
         }
     }
 

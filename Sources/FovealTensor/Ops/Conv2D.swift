@@ -19,23 +19,39 @@ public enum Conv2D {
         (size + 2 * padding - kernel) / stride + 1
     }
 
-    /// How a convolution of this geometry lays out its filters with `product`: nil where it
-    /// multiplies with OpenBLAS (that product, or a 1x1, stride-1, unpadded convolution, which
-    /// multiplies its input where it lies); transformed for Winograd's F(4x4, 3x3) where the
-    /// product is `.winograd` and the convolution 3x3, stride 1, padding 1; else for im2col.
-    public static func filterLayout(kernelH: Int, kernelW: Int, stride: Int, padding: Int,
+    /// How a convolution with weights of `shape` (M, C, KH, KW), on an input of `height` x `width`,
+    /// lays out its filters with `product`: nil where it multiplies with OpenBLAS (that product, or
+    /// a 1x1, stride-1, unpadded convolution, which multiplies its input where it lies);
+    /// transformed for Winograd's F(4x4, 3x3) where the product is `.winograd`, the convolution 3x3,
+    /// stride 1, padding 1, and Winograd pays (`winogradPays`); else for im2col.
+    public static func filterLayout(shape: [Int], stride: Int, padding: Int, height: Int, width: Int,
                                     product: ConvolutionProduct = Engine.convolutionProduct) -> PackedFilters.Layout? {
-        guard product != .openBLAS && ProcessorFeatures.avx2FMA,
-              !(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0) else { return nil }
-        return product == .winograd && kernelH == 3 && kernelW == 3 && stride == 1 && padding == 1 ? .winograd : .unfolded
+        guard shape.count == 4, product != .openBLAS && ProcessorFeatures.avx2FMA,
+              !(shape[2] == 1 && shape[3] == 1 && stride == 1 && padding == 0) else { return nil }
+        let winograd = product == .winograd && shape[2] == 3 && shape[3] == 3 && stride == 1 && padding == 1
+        return winograd && winogradPays(channels: shape[1], height: height, width: width) ? .winograd : .unfolded
+    }
+
+    /// Whether Winograd's F(4x4, 3x3) beats im2col on a 3x3 layer of `channels` inputs and an
+    /// output of this size. Its 36 products cover the tiles and im2col's 9 taps the positions, each
+    /// in whole strips of 16: where that saves less than 2.5x, the transforms and the filters' read
+    /// (4x their size) take the rest. Under 64 channels its products are too shallow. On the
+    /// shipped model's layers (16-64 channels, 9x9 to 24x24) F(4x4, 3x3) took 1.11-1.60x the packed
+    /// product's time without its unfolding; on the paper model's (64-384 channels, 13x13 to 57x57)
+    /// 0.37-0.54x (`Benchmarks/winograd_layers.c`).
+    public static func winogradPays(channels: Int, height: Int, width: Int) -> Bool {
+        let tiles = ((height + 3) / 4) * ((width + 3) / 4)
+        let winograd = 36 * ((tiles + 15) / 16 * 16), direct = 9 * ((height * width + 15) / 16 * 16)
+        return channels >= 64 && 2 * direct >= 5 * winograd
     }
 
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
                                stride: Int = 1, padding: Int = 0, relu: Bool = false,
                                product: ConvolutionProduct = Engine.convolutionProduct) -> Tensor {
         precondition(weight.shape.count == 4, "conv2d: weight \(weight.shape) is not (M, C, KH, KW)")
-        if let layout = filterLayout(kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding,
-                                     product: product) {
+        if input.shape.count == 4,
+           let layout = filterLayout(shape: weight.shape, stride: stride, padding: padding,
+                                     height: input.shape[2], width: input.shape[3], product: product) {
             return forward(input, filters: PackedFilters(weight: weight, bias: bias, layout: layout),
                            stride: stride, padding: padding, relu: relu)
         }
