@@ -23,7 +23,7 @@ public enum Engine {
     }
 
     /// Which product the convolutions run: Foveal's own kernel on packed filters (CKernels/gemm.h),
-    /// with Winograd's F(4x4, 3x3) for the 3x3 stride-1 layers, where the processor has AVX2 and FMA;
+    /// with Winograd's F(4x4, 3x3) and F(2x2, 5x5) where they pay, where the processor has AVX2 and FMA;
     /// or OpenBLAS's `sgemm`. The same sums up to rounding; `foveal bench --conv-product` compares them.
     nonisolated(unsafe) public static var convolutionProduct: ConvolutionProduct = ProcessorFeatures.avx2FMA ? .winograd : .openBLAS
 
@@ -216,9 +216,10 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// The matrix product behind a convolution (`Engine.convolutionProduct`).
 public enum ConvolutionProduct: String, CaseIterable, Sendable {
-    /// `packed`, except that the 3x3, stride-1, padding-1 layers multiply transformed tiles of the
-    /// input by transformed filters (Winograd's F(4x4, 3x3), CKernels/winograd.h): 4x fewer
-    /// multiply-adds on the same kernel. Needs AVX2 and FMA.
+    /// `packed`, except that 3x3 and 5x5 stride-1 layers that keep their size multiply transformed
+    /// tiles of the input by transformed filters where that pays (Winograd's F(4x4, 3x3) and
+    /// F(2x2, 5x5), CKernels/winograd.h, `Conv2D.winogradPays`): 4x and 2.8x fewer multiply-adds on
+    /// the same kernel. Needs AVX2 and FMA.
     case winograd
     /// Foveal's 6x16 AVX2 kernel, reading the unfolded input where im2col wrote it, on filters
     /// packed beforehand (a layer keeps them until its weights change). Needs AVX2 and FMA.

@@ -68,12 +68,14 @@ import Testing
         // and several tile rows a block.
         (3, 5, 3, 1, 1, 1, 1), (4, 6, 3, 1, 1, 2, 17), (7, 9, 3, 1, 1, 33, 5), (5, 8, 3, 1, 1, 16, 34),
         (6, 7, 3, 1, 1, 13, 13),
+        // F(2x2, 5x5) (5x5, stride 1, padding 2): odd sizes, a 1x1 image, rows of 9 and 17 tiles.
+        (5, 7, 5, 1, 2, 13, 17), (3, 6, 5, 1, 2, 1, 1), (4, 8, 5, 1, 2, 20, 34),
     ]
 
     /// Every matrix product the processor runs (all but OpenBLAS's need AVX2 and FMA).
     static let products = ConvolutionProduct.allCases.filter { $0 == .openBLAS || ProcessorFeatures.avx2FMA }
 
-    @Test(arguments: 0..<17, [1, 2]) func conv2d(_ i: Int, threads: Int) {
+    @Test(arguments: 0..<20, [1, 2]) func conv2d(_ i: Int, threads: Int) {
         let (c, m, k, s, p, h, w) = Self.convShapes[i]
         let saved = Engine.threads
         Engine.threads = threads
@@ -93,53 +95,54 @@ import Testing
             #expect(maxError(Conv2D.forward(x, weight: wt, bias: nil, stride: s, padding: p, product: product),
                              Naive.conv2d(x, wt, nil, stride: s, padding: p)) < tolerance, "\(product)")
             // Winograd also where the product would leave a layer this small to im2col (`winogradPays`).
-            if product == .winograd && k == 3 && s == 1 && p == 1 {
+            if product == .winograd && (k == 3 || k == 5) && s == 1 && p == (k - 1) / 2 {
                 let filters = PackedFilters(weight: wt, bias: b, layout: .winograd)
-                expectClose(Conv2D.forward(x, filters: filters, stride: 1, padding: 1, relu: true), Elementwise.relu(naive),
+                expectClose(Conv2D.forward(x, filters: filters, stride: 1, padding: p, relu: true), Elementwise.relu(naive),
                             tolerance)
             }
         }
     }
 
-    /// Where Winograd runs: every 3x3 stride-1 layer of the paper model, none of the shipped one's
-    /// (measured slower there), and no 1x1 image.
+    /// Where Winograd runs: every 3x3 and 5x5 stride-1 layer of the paper model, none of the
+    /// shipped one's (measured slower there), and no 1x1 image.
     @Test func winogradRunsWhereItPays() {
-        for (c, size) in [(64, 57), (128, 29), (192, 13), (256, 13), (384, 13)] {
-            #expect(Conv2D.winogradPays(channels: c, height: size, width: size), "\(c) channels, \(size)x\(size)")
+        for (k, c, size) in [(3, 64, 57), (3, 128, 29), (3, 192, 13), (3, 256, 13), (3, 384, 13), (5, 64, 27)] {
+            #expect(Conv2D.winogradPays(kernel: k, channels: c, height: size, width: size), "\(k)x\(k), \(c) channels, \(size)x\(size)")
         }
-        for (c, size) in [(16, 24), (32, 12), (48, 9), (64, 9), (64, 1)] {
-            #expect(!Conv2D.winogradPays(channels: c, height: size, width: size), "\(c) channels, \(size)x\(size)")
+        for (k, c, size) in [(3, 16, 24), (3, 32, 12), (3, 48, 9), (3, 64, 9), (3, 64, 12), (3, 64, 1), (5, 24, 19), (5, 64, 1)] {
+            #expect(!Conv2D.winogradPays(kernel: k, channels: c, height: size, width: size), "\(k)x\(k), \(c) channels, \(size)x\(size)")
         }
     }
 
-    /// Winograd's kernel itself, F(2x2, 3x3) and F(4x4, 3x3), against the textbook sum: blocks of
-    /// one and several tile rows, filter ranges on panels of 6 and a last one cut short, odd sizes
-    /// whose last tiles overhang the output, a 1x1 image. Its buffers and output start as NaN: every
-    /// column the product reads must be written or zeroed, every output written.
+    /// Winograd's kernel itself, F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 5x5), against the textbook sum:
+    /// blocks of one and several tile rows, filter ranges on panels of 6 and a last one cut short,
+    /// odd sizes whose last tiles overhang the output, a 1x1 image. Its buffers and output start as
+    /// NaN: every column the product reads must be written or zeroed, every output written.
     @Test(arguments: [(3, 13, 17, 33, 3, 6), (5, 12, 9, 30, 1, 12), (40, 8, 11, 9, 2, 6), (2, 7, 1, 1, 1, 6)])
     func winogradKernel(_ shape: (Int, Int, Int, Int, Int, Int)) {
         guard ProcessorFeatures.avx2FMA else { return }
         let (c, k, h, w, rows, range) = shape
-        let x = randomTensor([1, c, h, w], seed: 5), wt = randomTensor([k, c, 3, 3], seed: 6), b = randomTensor([k], seed: 7)
-        let naive = Naive.conv2d(x, wt, b, stride: 1, padding: 1)
-        let scale = max(1, naive.values.map(abs).max() ?? 0)
-        for m: Int32 in [2, 4] {
-            let tile = Int(m), points = Int(foveal_winograd_points(m))
+        for (m, r): (Int32, Int32) in [(2, 3), (4, 3), (2, 5)] {
+            let kernel = Int(r)
+            let x = randomTensor([1, c, h, w], seed: 5), wt = randomTensor([k, c, kernel, kernel], seed: 6)
+            let b = randomTensor([k], seed: 7), naive = Naive.conv2d(x, wt, b, stride: 1, padding: kernel / 2)
+            let scale = max(1, naive.values.map(abs).max() ?? 0)
+            let tile = Int(m), points = Int(foveal_winograd_points(m, r))
             let tilesH = (h + tile - 1) / tile, tilesW = (w + tile - 1) / tile, ldv = (rows * tilesW + 15) / 16 * 16
-            var packed = [Float](repeating: .nan, count: foveal_winograd_filters_count(m, k, c))
-            foveal_winograd_pack_filters(m, wt.values, k, c, &packed)
+            var packed = [Float](repeating: .nan, count: foveal_winograd_filters_count(m, r, k, c))
+            foveal_winograd_pack_filters(m, r, wt.values, k, c, &packed)
             var v = [Float](repeating: .nan, count: points * foveal_winograd_plane(c, ldv))
             var mm = [Float](repeating: .nan, count: points * foveal_winograd_plane(k, ldv))
-            var split = [Float](repeating: .nan, count: foveal_winograd_split_count(m, tilesW))
+            var split = [Float](repeating: .nan, count: foveal_winograd_split_count(m, r, tilesW))
             var out = [Float](repeating: .nan, count: k * h * w)
             for ty0 in stride(from: 0, to: tilesH, by: rows) {
                 for k0 in stride(from: 0, to: k, by: range) {
-                    foveal_winograd_block(m, x.values, c, h, w, packed, k, k0, min(k, k0 + range), b.values, 0,
+                    foveal_winograd_block(m, r, x.values, c, h, w, packed, k, k0, min(k, k0 + range), b.values, 0,
                                           ty0, min(tilesH, ty0 + rows), &v, &mm, ldv, &split, &out)
                 }
             }
             let error = zip(out, naive.values).map { abs($0 - $1) }.max() ?? 0
-            #expect(error <= (m == 2 ? 1e-5 : 2e-5) * scale, "F(\(m)x\(m), 3x3) \(shape): \(error)")
+            #expect(error <= (m == 2 && r == 3 ? 1e-5 : 2e-5) * scale, "F(\(m)x\(m), \(r)x\(r)) \(shape): \(error)")
         }
     }
 

@@ -22,27 +22,38 @@ public enum Conv2D {
     /// How a convolution with weights of `shape` (M, C, KH, KW), on an input of `height` x `width`,
     /// lays out its filters with `product`: nil where it multiplies with OpenBLAS (that product, or
     /// a 1x1, stride-1, unpadded convolution, which multiplies its input where it lies);
-    /// transformed for Winograd's F(4x4, 3x3) where the product is `.winograd`, the convolution 3x3,
-    /// stride 1, padding 1, and Winograd pays (`winogradPays`); else for im2col.
+    /// transformed for Winograd where the product is `.winograd`, the convolution 3x3 or 5x5,
+    /// stride 1, padded to keep its size, and Winograd pays (`winogradPays`); else for im2col.
     public static func filterLayout(shape: [Int], stride: Int, padding: Int, height: Int, width: Int,
                                     product: ConvolutionProduct = Engine.convolutionProduct) -> PackedFilters.Layout? {
         guard shape.count == 4, product != .openBLAS && ProcessorFeatures.avx2FMA,
               !(shape[2] == 1 && shape[3] == 1 && stride == 1 && padding == 0) else { return nil }
-        let winograd = product == .winograd && shape[2] == 3 && shape[3] == 3 && stride == 1 && padding == 1
-        return winograd && winogradPays(channels: shape[1], height: height, width: width) ? .winograd : .unfolded
+        let kernel = shape[2]
+        let winograd = product == .winograd && (kernel == 3 || kernel == 5) && shape[3] == kernel && stride == 1
+            && padding == (kernel - 1) / 2
+        return winograd && winogradPays(kernel: kernel, channels: shape[1], height: height, width: width) ? .winograd : .unfolded
     }
 
-    /// Whether Winograd's F(4x4, 3x3) beats im2col on a 3x3 layer of `channels` inputs and an
-    /// output of this size. Its 36 products cover the tiles and im2col's 9 taps the positions, each
-    /// in whole strips of 16: where that saves less than 2.5x, the transforms and the filters' read
-    /// (4x their size) take the rest. Under 64 channels its products are too shallow. On the
-    /// shipped model's layers (16-64 channels, 9x9 to 24x24) F(4x4, 3x3) took 1.11-1.60x the packed
-    /// product's time without its unfolding; on the paper model's (64-384 channels, 13x13 to 57x57)
-    /// 0.37-0.54x (`Benchmarks/winograd_layers.c`).
-    public static func winogradPays(channels: Int, height: Int, width: Int) -> Bool {
-        let tiles = ((height + 3) / 4) * ((width + 3) / 4)
-        let winograd = 36 * ((tiles + 15) / 16 * 16), direct = 9 * ((height * width + 15) / 16 * 16)
-        return channels >= 64 && 2 * direct >= 5 * winograd
+    /// The output tile Winograd uses for a `kernel` x `kernel` convolution: F(4x4, 3x3) and
+    /// F(2x2, 5x5), both on 6x6 input tiles, 2.25 and 9 multiply-adds per output and channel pair
+    /// where the direct convolution needs 9 and 25. (F(2x2, 3x3), 4 of them on 4x4 tiles, rounds
+    /// less but took 0.57-0.88 of the packed product's time on the paper model's 3x3 layers, where
+    /// F(4x4, 3x3) took 0.37-0.54: `Benchmarks/winograd_layers.c`, one thread, Zen 4.)
+    static func winogradTile(kernel: Int) -> Int32 { kernel == 3 ? 4 : 2 }
+
+    /// Whether Winograd beats im2col on a `kernel` x `kernel` layer of `channels` inputs and an
+    /// output of this size. Its 36 products cover the tiles and im2col's taps the positions, each
+    /// in whole strips of 16: where that saves less than 2.5x (3x3) or 2x (5x5), the transforms and
+    /// the filters' read (4x and 1.4x their size) take the rest; under 64 channels the products are
+    /// too shallow. Measured against the packed product without its unfolding (one thread): 3x3,
+    /// the shipped model's layers (16-64 channels, 9x9 to 24x24) 1.11-1.60x its time, a 64-channel
+    /// 12x12 one (2.25x fewer) 1.14x, 13x13 (2.75x) 0.77x, the paper model's 0.37-0.54x; 5x5 with
+    /// 64 channels, 9x9 and 12x12 (2.1x fewer) 0.83x and 0.72x, the paper model's conv2 0.44-0.51x.
+    public static func winogradPays(kernel: Int, channels: Int, height: Int, width: Int) -> Bool {
+        let tile = Int(winogradTile(kernel: kernel))
+        let tiles = ((height + tile - 1) / tile) * ((width + tile - 1) / tile)
+        let winograd = 36 * ((tiles + 15) / 16 * 16), direct = kernel * kernel * ((height * width + 15) / 16 * 16)
+        return channels >= 64 && direct * 2 >= winograd * (kernel == 3 ? 5 : 4)
     }
 
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
@@ -70,7 +81,8 @@ public enum Conv2D {
     public static func forward(_ input: Tensor, filters: PackedFilters, stride: Int = 1, padding: Int = 0,
                                relu: Bool = false) -> Tensor {
         if filters.layout == .winograd {
-            precondition(stride == 1 && padding == 1, "conv2d: Winograd's filters need stride 1 and padding 1")
+            precondition(stride == 1 && padding == (filters.shape[2] - 1) / 2,
+                         "conv2d: Winograd's filters need stride 1 and the padding that keeps the size")
             return winograd(input, filters: filters, relu: relu)
         }
         let (m, k) = (filters.shape[0], filters.shape[1] * filters.shape[2] * filters.shape[3])
@@ -132,30 +144,25 @@ public enum Conv2D {
         return output
     }
 
-    /// The output tile of the Winograd convolutions: F(4x4, 3x3), 2.25 multiply-adds per output
-    /// and channel pair against F(2x2, 3x3)'s 4 and the direct convolution's 9. On the paper
-    /// model's layers (`Benchmarks/winograd_layers.c`, one thread, Zen 4) F(4x4, 3x3) took 0.37-0.54
-    /// of the packed product's time without its unfolding, F(2x2, 3x3) 0.57-0.88.
-    static let winogradTile: Int32 = 4
-
-    /// A 3x3, stride-1, padding-1 convolution by Winograd's F(4x4, 3x3) (CKernels/winograd.h). Each
-    /// task takes a block of tile rows (4 output rows each) of one image, and a range of the
-    /// filters: it transforms the block's input into its own buffers, multiplies and writes the
-    /// block's output, as im2col's blocks do. The filters are split only where the blocks alone
-    /// would leave workers idle (a 13x13 layer is one block of 16 tiles).
+    /// A 3x3 or 5x5, stride-1 convolution that keeps its size, by Winograd's F(4x4, 3x3) or
+    /// F(2x2, 5x5) (CKernels/winograd.h). Each task takes a block of tile rows of one image, and a
+    /// range of the filters: it transforms the block's input into its own buffers, multiplies and
+    /// writes the block's output, as im2col's blocks do. The filters are split only where the
+    /// blocks alone would leave workers idle (a 13x13 3x3 layer is one block of 16 tiles).
     private static func winograd(_ input: Tensor, filters: PackedFilters, relu: Bool) -> Tensor {
         precondition(input.shape.count == 4 && input.shape[1] == filters.shape[1],
                      "conv2d: input \(input.shape) does not fit weight \(filters.shape)")
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let m = filters.shape[0], tile = Int(winogradTile), points = Int(foveal_winograd_points(winogradTile))
+        let r = Int32(filters.shape[2]), tileM = winogradTile(kernel: filters.shape[2])
+        let m = filters.shape[0], tile = Int(tileM), points = Int(foveal_winograd_points(tileM, r))
         var output = Tensor(uninitialized: [n, m, h, w])
         guard n > 0 && h > 0 && w > 0 else { return output }
         let tilesH = (h + tile - 1) / tile, tilesW = (w + tile - 1) / tile
-        let plan = WinogradPlan(images: n, tilesH: tilesH, tilesW: tilesW, channels: c, filters: m)
+        let plan = WinogradPlan(images: n, tilesH: tilesH, tilesW: tilesW, points: points, channels: c, filters: m)
         let blocks = (tilesH + plan.rows - 1) / plan.rows
         let ldv = PackedFilters.rowStride(plan.rows * tilesW)
         let (vCount, mCount) = (points * foveal_winograd_plane(c, ldv), points * foveal_winograd_plane(m, ldv))
-        let splitCount = foveal_winograd_split_count(winogradTile, tilesW)
+        let splitCount = foveal_winograd_split_count(tileM, r, tilesW)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let (xs, ys) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(y.baseAddress!))
@@ -169,7 +176,7 @@ public enum Conv2D {
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: (vCount + mCount + splitCount) * 4, alignment: 64)
                     defer { raw.deallocate() }
                     let v = raw.bindMemory(to: Float.self, capacity: vCount + mCount + splitCount)
-                    foveal_winograd_block(winogradTile, xs.value + b * c * h * w, c, h, w, filters.panels, m, k0, k1,
+                    foveal_winograd_block(tileM, r, xs.value + b * c * h * w, c, h, w, filters.panels, m, k0, k1,
                                           filters.bias, relu ? 1 : 0, ty0, min(tilesH, ty0 + plan.rows),
                                           v, v + vCount, ldv, v + vCount + mCount, ys.value + b * m * h * w)
                 }
@@ -186,12 +193,11 @@ public enum Conv2D {
     /// plus 4 (the filters' read), plus the input transform (about 6 filters' worth a column, done
     /// once per task). On two workers, at 57x57 (15 tiles a row) that is blocks of 4 rows (60
     /// tiles); at 29x29, two blocks of 32 tiles; at 13x13, one block of 16 tiles whose filters the
-    /// workers split.
+    /// workers split; the 5x5 layer at 27x27, blocks of 2 rows (28 tiles), their filters split in two.
     struct WinogradPlan {
         var rows = 1, filterRanges = 1
 
-        init(images: Int, tilesH: Int, tilesW: Int, channels c: Int, filters m: Int) {
-            let points = Int(foveal_winograd_points(Conv2D.winogradTile))
+        init(images: Int, tilesH: Int, tilesW: Int, points: Int, channels c: Int, filters m: Int) {
             var best = Int.max
             for rows in 1...tilesH {
                 let ldv = PackedFilters.rowStride(rows * tilesW)
@@ -228,8 +234,8 @@ public final class PackedFilters: @unchecked Sendable {
     public enum Layout: Sendable {
         /// The filters as rows of M x (C*KH*KW), for the unfolded input.
         case unfolded
-        /// 3x3 filters transformed for Winograd's F(4x4, 3x3) (`Conv2D.winogradTile`): 36 matrices
-        /// of M x C (`foveal_winograd_pack_filters`).
+        /// 3x3 or 5x5 filters transformed for Winograd's F(4x4, 3x3) or F(2x2, 5x5)
+        /// (`Conv2D.winogradTile`): 36 matrices of M x C (`foveal_winograd_pack_filters`).
         case winograd
     }
 
@@ -242,19 +248,19 @@ public final class PackedFilters: @unchecked Sendable {
     public init(weight: Tensor, bias: Tensor?, layout: Layout = .unfolded) {
         precondition(weight.shape.count == 4 && (bias == nil || bias!.count == weight.shape[0]),
                      "packed filters: weight \(weight.shape), bias \(bias?.shape ?? [])")
-        precondition(layout == .unfolded || (weight.shape[2] == 3 && weight.shape[3] == 3),
-                     "packed filters: Winograd's F(4x4, 3x3) needs 3x3 filters, not \(weight.shape)")
+        precondition(layout == .unfolded || ((weight.shape[2] == 3 || weight.shape[2] == 5) && weight.shape[3] == weight.shape[2]),
+                     "packed filters: Winograd needs 3x3 or 5x5 filters, not \(weight.shape)")
         shape = weight.shape
         self.layout = layout
         let (m, c, k) = (shape[0], shape[1], shape[1] * shape[2] * shape[3])
-        let count = layout == .winograd ? foveal_winograd_filters_count(Conv2D.winogradTile, m, c)
-            : foveal_packed_filters_count(m, k)
+        let (tile, r) = (Conv2D.winogradTile(kernel: shape[2]), Int32(shape[2]))
+        let count = layout == .winograd ? foveal_winograd_filters_count(tile, r, m, c) : foveal_packed_filters_count(m, k)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: max(1, count))
         weight.withUnsafeBufferPointer { wt in
             switch layout {
             case .unfolded: foveal_pack_filters(wt.baseAddress!, m, k, k, panels)
-            case .winograd: foveal_winograd_pack_filters(Conv2D.winogradTile, wt.baseAddress!, m, c, panels)
+            case .winograd: foveal_winograd_pack_filters(tile, r, wt.baseAddress!, m, c, panels)
             }
         }
         self.panels = panels

@@ -58,7 +58,7 @@ extension Foveal {
         @Option(help: "Average each frame's answer with its mirror image's (default: as the weight file says; a --config model: off).")
         var mirrorAverage: Switch?
 
-        @Option(help: "The convolutions' matrix product: Foveal's packed kernel with Winograd's F(4x4, 3x3) for 3x3 stride-1 layers (the default where the processor has AVX2 and FMA), the packed kernel alone, or OpenBLAS.")
+        @Option(help: "The convolutions' matrix product: Foveal's packed kernel with Winograd's F(4x4, 3x3) and F(2x2, 5x5) where they pay (the default where the processor has AVX2 and FMA), the packed kernel alone, or OpenBLAS.")
         var convProduct: ConvolutionProduct?
 
         func validate() throws {
