@@ -15,7 +15,7 @@
 // writes M, and the output transform adds the bias, applies the ReLU and writes the output. Both
 // transforms take eight neighbouring tiles of a row at a time, one to a vector lane: the input
 // rows are first split into m phases (column x goes to phase x mod m), so that each of a tile's
-// m+2 input columns is one contiguous load.
+// α input columns is one contiguous load.
 #pragma once
 #include "gemm.h"
 
